@@ -1,0 +1,370 @@
+r"""Trace of the Fisher information of the weights (thesis §6.2, §4).
+
+For a classifier :math:`p_w(y|x)` the Fisher information matrix of the weights is
+
+.. math::
+    F = \mathbb{E}_{x\sim\hat Q(x)}\,\mathbb{E}_{\hat y\sim p_w(\hat y|x)}
+        \big[\nabla_w \log p_w(\hat y|x)\,\nabla_w \log p_w(\hat y|x)^\top\big],
+
+so that :math:`\mathbb{E}_x \mathrm{KL}(p_{w+\delta w}\,\|\,p_w) = \delta w^\top F\,\delta w + o(\|\delta w\|^2)`,
+and its trace is the mean, over examples, of the squared norm of the **per-example** gradient of
+:math:`\log p_w(\hat y|x)`, with :math:`\hat y` drawn from the *model's own* predictive
+distribution. It is never the squared norm of the batch-mean gradient (that would measure the
+gradient's mean, not its second moment).
+
+Three estimators of the inner expectation (:func:`fisher_trace`):
+
+* ``kind="true"`` (default): ``n_samples`` labels sampled from :math:`p_w(\cdot|x)` per example
+  (unbiased Monte-Carlo); with ``exact=True`` the expectation is computed exactly,
+  :math:`\sum_k p_w(k|x)\,\|\nabla_w \log p_w(k|x)\|^2` (one backward pass per class);
+* ``kind="empirical"``: the true labels ``y`` instead (the "empirical Fisher", which is a
+  gradient second moment, not the Fisher; the thesis insists on the difference, §6.3).
+
+Per-example gradients use :mod:`torch.func`: one forward pass per example (``vjp``) and as many
+vector-Jacobian products as labels, all vmapped over a chunk of examples. Results are accumulated
+on the device and converted to Python floats once at the end (no host syncs in the loop), so the
+same code runs on CUDA. :func:`fisher_trace_loop` is a slow, plain-autograd reference.
+
+For softmax regression the true Fisher has a closed form,
+:func:`logistic_fisher_trace_closed_form`: with logits :math:`z = Wx + b`,
+:math:`\nabla_z \log p(y|x) = e_y - p`, so :math:`\nabla_W = (e_y - p)x^\top`,
+:math:`\nabla_b = e_y - p`, :math:`\|\nabla_{W,b}\|^2 = \|e_y-p\|^2(\|x\|^2+1)` and
+:math:`\mathbb{E}_{y\sim p}\|e_y - p\|^2 = 1 - \|p\|^2 = \sum_k p_k(1-p_k)`, hence
+
+.. math:: \operatorname{tr} F = \mathbb{E}_x\big[(\|x\|^2 + 1)\textstyle\sum_k p_k(x)(1-p_k(x))\big].
+
+(Binary logistic regression with one logit :math:`z = w\cdot x + b`, :math:`p=\sigma(z)`:
+:math:`\operatorname{tr} F = \mathbb{E}_x[(\|x\|^2+1)\,p(1-p)]`.)
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterable, Mapping
+
+import torch
+import torch.nn as nn
+from torch.func import functional_call, vjp, vmap
+
+__all__ = [
+    "NORMALIZATIONS",
+    "sample_model_labels",
+    "fisher_trace",
+    "fisher_trace_loop",
+    "logistic_fisher_trace_closed_form",
+    "layer_of",
+    "shares",
+]
+
+#: Per-layer normalisations accepted by ``normalize=``.
+#:
+#: * ``"count"``: ``tr F_l / n_l``, the mean diagonal entry of the layer (``n_l`` parameters).
+#: * ``"relative"``: ``sum_i F_ii w_i**2`` -- the trace of the Fisher with respect to *relative*
+#:   perturbations ``w_i -> w_i (1 + eps_i)`` (i.e. in log-weight coordinates). It is invariant to
+#:   rescaling a layer's weights, which is what matters with BatchNorm: scaling a conv's weights
+#:   by ``a`` in front of a BN layer leaves the function unchanged, divides its gradients by ``a``
+#:   and so divides its raw trace by ``a**2``, which weight decay then drives arbitrarily; the raw
+#:   per-layer traces are not comparable, ``sum F_ii w_i**2`` is. (Note that *dividing* the trace by
+#:   ``||w||**2`` would not be invariant: it scales as ``a**-4``.)
+#: * ``"weight_norm"``: ``tr F_l * ||w_l||**2 / n_l``, another scale-invariant form that only needs
+#:   the layer trace (exact for isotropic layers, cruder than ``"relative"``).
+NORMALIZATIONS = (None, "count", "relative", "weight_norm")
+
+
+def layer_of(param_name: str) -> str:
+    """The module a parameter belongs to: ``"features.3.weight" -> "features.3"``."""
+    return param_name.rsplit(".", 1)[0] if "." in param_name else param_name
+
+
+def shares(values: Mapping[str, float]) -> dict[str, float]:
+    """Normalise per-layer values to fractions of their sum (the thesis's Fig 6.5 shows these)."""
+    total = sum(values.values())
+    return {k: (v / total if total else float("nan")) for k, v in values.items()}
+
+
+def _generator_rand(shape, generator, device, dtype):
+    if generator is None:
+        return torch.rand(shape, device=device, dtype=dtype)
+    return torch.rand(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
+
+
+def sample_model_labels(
+    logits: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Draw ``n_samples`` labels per row from ``softmax(logits)``: ``(N, C) -> (N, n_samples)``.
+
+    Inverse-CDF sampling from ``torch.rand(N, n_samples)``, so the draw depends only on the
+    generator's state and the probabilities (the same in :func:`fisher_trace` and the loop).
+    ``generator`` may live on another device than ``logits``.
+    """
+    p = torch.softmax(logits.detach().double(), dim=-1)
+    cdf = p.cumsum(-1)
+    u = _generator_rand((p.shape[0], n_samples), generator, p.device, torch.float64)
+    u = u * cdf[:, -1:]  # guard against rounding: the last cdf entry may be 1 - 1e-16
+    idx = torch.searchsorted(cdf, u, right=True)
+    return idx.clamp_(max=p.shape[-1] - 1)
+
+
+def _select_params(model: nn.Module, params: Iterable[str] | None) -> "OrderedDict[str, torch.Tensor]":
+    named = OrderedDict((n, p) for n, p in model.named_parameters() if p.requires_grad)
+    if params is not None:
+        wanted = list(params)
+        missing = [n for n in wanted if n not in named]
+        if missing:
+            raise KeyError(f"unknown parameters {missing}")
+        named = OrderedDict((n, named[n]) for n in wanted)
+    if not named:
+        raise ValueError("the model has no trainable parameters to measure")
+    return named
+
+
+class _EvalMode:
+    """Temporarily put a model in eval mode (BatchNorm uses running stats, dropout off)."""
+
+    def __init__(self, model: nn.Module, enabled: bool):
+        self.model, self.enabled, self.was = model, enabled, model.training
+
+    def __enter__(self):
+        if self.enabled:
+            self.model.eval()
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.model.train(self.was)
+
+
+def _labels_and_weights(kind, exact, n_samples, logits, y, generator):
+    """Per-example label sets ``(N, K)`` and their weights ``(N, K)`` for the chosen estimator."""
+    n, c = logits.shape
+    if kind == "empirical":
+        if y is None:
+            raise ValueError("kind='empirical' needs the true labels y")
+        labels = y.reshape(n, 1).long().to(logits.device)
+        return labels, torch.ones(n, 1, dtype=logits.dtype, device=logits.device)
+    if exact:
+        labels = torch.arange(c, device=logits.device).expand(n, c)
+        return labels, torch.softmax(logits.detach(), -1)
+    labels = sample_model_labels(logits, n_samples, generator)
+    return labels, torch.full((n, n_samples), 1.0 / n_samples, dtype=logits.dtype, device=logits.device)
+
+
+def _finish(sum_sq, sum_rel, n, named, normalize, per_layer):
+    """Turn device accumulators ``{param: tensor}`` into the returned floats (one transfer)."""
+    names = list(named)
+    m = len(names)
+    dev = sum_sq[names[0]].device
+    stacked = torch.cat([
+        torch.stack([sum_sq[k] for k in names]) / n,
+        torch.stack([sum_rel[k] for k in names]) / n,
+        torch.stack([named[k].detach().double().pow(2).sum().to(dev) for k in names]),
+    ])
+    vals = stacked.double().cpu().tolist()  # the only host synchronisation
+    per_param = dict(zip(names, vals[:m]))
+    rel_param = dict(zip(names, vals[m:2 * m]))
+    wnorms = dict(zip(names, vals[2 * m:]))
+    total = sum(per_param.values())
+    if not per_layer:
+        return total
+    layers: dict[str, float] = OrderedDict()
+    rel: dict[str, float] = OrderedDict()
+    count: dict[str, int] = OrderedDict()
+    sqnorm: dict[str, float] = OrderedDict()
+    for k in names:
+        L = layer_of(k)
+        layers[L] = layers.get(L, 0.0) + per_param[k]
+        rel[L] = rel.get(L, 0.0) + rel_param[k]
+        count[L] = count.get(L, 0) + named[k].numel()
+        sqnorm[L] = sqnorm.get(L, 0.0) + wnorms[k]
+    out = {"total": total, "layers": dict(layers), "params": per_param, "numel": dict(count)}
+    if normalize is not None:
+        if normalize == "count":
+            out["normalized"] = {L: layers[L] / count[L] for L in layers}
+        elif normalize == "relative":
+            out["normalized"] = dict(rel)
+        elif normalize == "weight_norm":
+            out["normalized"] = {L: layers[L] * sqnorm[L] / count[L] for L in layers}
+        out["normalize"] = normalize
+    return out
+
+
+def fisher_trace(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    kind: str = "true",
+    n_samples: int = 1,
+    per_layer: bool = True,
+    chunk_size: int | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    exact: bool = False,
+    normalize: str | None = None,
+    params: Iterable[str] | None = None,
+    eval_mode: bool = True,
+    memory_mb: float = 512.0,
+):
+    """Trace of the Fisher information of the weights, from per-example gradients (torch.func).
+
+    Args:
+        model: a classifier returning logits ``(N, C)``; its softmax is :math:`p_w(y|x)`.
+        x: inputs ``(N, ...)`` on the model's device.
+        y: true labels ``(N,)``; needed only for ``kind="empirical"``.
+        kind: ``"true"`` (labels from the model) or ``"empirical"`` (labels ``y``).
+        n_samples: labels sampled per example for ``kind="true"`` (Monte-Carlo).
+        per_layer: return a dict with per-layer and per-parameter traces (else just the total).
+        chunk_size: examples per vmapped call; default: as many as fit in ``memory_mb`` of
+            per-example gradients (larger chunks are faster, the peak memory grows linearly).
+        generator: random source for the sampled labels (any device).
+        exact: with ``kind="true"``, sum over all classes weighted by :math:`p_w(k|x)` instead of
+            sampling: the exact expected Fisher (``C`` backward passes per example).
+        normalize: ``None``, ``"count"``, ``"relative"`` or ``"weight_norm"``; adds a
+            ``"normalized"`` per-layer dict (see :data:`NORMALIZATIONS`; ``"relative"``,
+            :math:`\\sum_i F_{ii} w_i^2`, is the scale-invariant choice for nets with BatchNorm).
+        params: names of the parameters to include (default: all with ``requires_grad``).
+        eval_mode: evaluate the model in eval mode (BatchNorm with running statistics) and restore
+            its mode afterwards. A per-example Fisher needs a per-example model, so train-mode
+            BatchNorm (batch statistics) is not supported.
+        memory_mb: budget for the default ``chunk_size``.
+
+    Returns:
+        ``float`` total trace if ``per_layer=False``; otherwise a dict with ``"total"``,
+        ``"layers"`` (module name -> trace; these sum to the total), ``"params"`` (parameter name
+        -> trace), ``"numel"`` (module -> parameter count) and, with ``normalize``,
+        ``"normalized"``. The total is :math:`\\operatorname{tr} F` averaged over the ``N`` inputs.
+    """
+    kind = kind.lower()
+    if kind not in ("true", "empirical"):
+        raise ValueError("kind must be 'true' or 'empirical'")
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {NORMALIZATIONS}")
+    if n_samples < 1:
+        raise ValueError("n_samples must be >= 1")
+    named = _select_params(model, params)
+    detached = {k: v.detach() for k, v in named.items()}
+    frozen = {k: v.detach() for k, v in model.named_parameters() if k not in named}
+    buffers = {k: v for k, v in model.named_buffers()}
+    n = x.shape[0]
+    want_rel = per_layer and normalize == "relative"  # sum_i F_ii w_i^2 costs one more pass
+    numel = sum(v.numel() for v in detached.values())
+    elt = next(iter(detached.values())).element_size()
+
+    def logp_fn(p, xi):
+        out = functional_call(model, ({**p, **frozen}, buffers), (xi.unsqueeze(0),))
+        return torch.log_softmax(out, dim=-1)[0]
+
+    def per_example(xi, cot):
+        # one forward pass, then one vector-Jacobian product per label (vmapped over the K
+        # one-hot cotangents ``cot`` of shape (K, C)): the K gradients of log p(label | xi)
+        _, pullback = vjp(lambda p: logp_fn(p, xi), detached)
+        (g,) = vmap(pullback)(cot)  # {name: (K, *shape)}
+        # squared norms per label, (K,); vector_norm is a single fused reduction (no g**2 temporary)
+        sq = {k: torch.linalg.vector_norm(g[k].flatten(1), dim=1).square() for k in g}
+        if not want_rel:
+            return sq, sq
+        rel = {k: torch.linalg.vector_norm((g[k] * detached[k]).flatten(1), dim=1).square() for k in g}
+        return sq, rel
+
+    batched = vmap(per_example)
+    sum_sq = {k: torch.zeros((), dtype=torch.float64, device=v.device) for k, v in detached.items()}
+    sum_rel = {k: torch.zeros((), dtype=torch.float64, device=v.device) for k, v in detached.items()}
+    with _EvalMode(model, eval_mode), torch.no_grad():
+        # logits of all inputs first, so that the labels are sampled in a single draw
+        probe = chunk_size or max(1, min(n, 1024))
+        logits = torch.cat([model(x[i:i + probe]) for i in range(0, n, probe)]).detach()
+        labels, weights = _labels_and_weights(kind, exact, n_samples, logits, y, generator)
+        k_per = labels.shape[1]
+        # one-hot cotangents (N, K, C), built with scatter (no host sync, unlike one_hot on CUDA)
+        cots = torch.zeros(*labels.shape, logits.shape[-1], dtype=logits.dtype, device=logits.device)
+        cots.scatter_(-1, labels.unsqueeze(-1), 1.0)
+        if chunk_size is None:
+            per_ex_bytes = k_per * numel * elt * (3 if want_rel else 1.5)  # the K gradients (+ g*w)
+            chunk_size = max(1, min(n, int(memory_mb * 2**20 // max(per_ex_bytes, 1))))
+        for i in range(0, n, chunk_size):
+            xs, ws = x[i:i + chunk_size], weights[i:i + chunk_size]
+            with torch.enable_grad():
+                sq, rel = batched(xs, cots[i:i + chunk_size])
+            for k in sum_sq:
+                sum_sq[k] += (sq[k].double() * ws.double()).sum()
+                if want_rel:
+                    sum_rel[k] += (rel[k].double() * ws.double()).sum()
+    return _finish(sum_sq, sum_rel, n, named, normalize, per_layer)
+
+
+def fisher_trace_loop(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    kind: str = "true",
+    n_samples: int = 1,
+    per_layer: bool = True,
+    generator: torch.Generator | None = None,
+    *,
+    exact: bool = False,
+    normalize: str | None = None,
+    params: Iterable[str] | None = None,
+    eval_mode: bool = True,
+):
+    """Brute-force reference for :func:`fisher_trace`: a Python loop over examples and labels
+    with ``torch.autograd.grad``. Same arguments and return value; slow, for tests only.
+
+    With the same ``generator`` state it samples the same labels as :func:`fisher_trace`
+    (both call :func:`sample_model_labels` once on the logits of all inputs).
+    """
+    kind = kind.lower()
+    named = _select_params(model, params)
+    plist = list(named.values())
+    n = x.shape[0]
+    with _EvalMode(model, eval_mode):
+        with torch.no_grad():
+            logits = torch.cat([model(x[i:i + 1]) for i in range(n)])
+        labels, weights = _labels_and_weights(kind, exact, n_samples, logits, y, generator)
+        sum_sq = {k: torch.zeros((), dtype=torch.float64, device=v.device) for k, v in named.items()}
+        sum_rel = {k: torch.zeros((), dtype=torch.float64, device=v.device) for k, v in named.items()}
+        for i in range(n):
+            logp = torch.log_softmax(model(x[i:i + 1]), dim=-1)[0]
+            for j in range(labels.shape[1]):
+                grads = torch.autograd.grad(logp[labels[i, j]], plist, retain_graph=True, allow_unused=True)
+                for (k, p), g in zip(named.items(), grads):
+                    if g is None:
+                        g = torch.zeros_like(p)
+                    w = weights[i, j].double()
+                    sum_sq[k] += w * g.double().pow(2).sum()
+                    sum_rel[k] += w * (g.double() * p.detach().double()).pow(2).sum()
+    return _finish(sum_sq, sum_rel, n, named, normalize, per_layer)
+
+
+def logistic_fisher_trace_closed_form(
+    W: torch.Tensor, b: torch.Tensor | None, x: torch.Tensor, *, per_layer: bool = False
+):
+    r"""Exact true-Fisher trace of (softmax or binary) logistic regression, in closed form.
+
+    Softmax regression, ``W`` of shape ``(C, D)`` with ``C >= 2``, logits ``z = W x + b``:
+
+    .. math:: \operatorname{tr} F = \mathbb{E}_x\big[(\|x\|^2 + 1)\,\textstyle\sum_k p_k(1-p_k)\big]
+
+    (the ``+1`` is the bias; drop it with ``b=None``). Binary logistic regression, ``W`` of
+    shape ``(D,)`` or ``(1, D)``, one logit ``z = w\cdot x + b`` and :math:`p=\sigma(z)`:
+    :math:`\operatorname{tr} F = \mathbb{E}_x[(\|x\|^2+1)\,p(1-p)]`.
+
+    Args:
+        W, b: the weights and bias (``b=None`` for a model without bias).
+        x: inputs ``(N, D)`` (flattened).
+        per_layer: return ``{"total", "weight", "bias"}`` instead of the total.
+    """
+    x = x.detach().reshape(x.shape[0], -1).double()
+    W = W.detach().double()
+    b = None if b is None else b.detach()
+    binary = W.ndim == 1 or W.shape[0] == 1
+    z = x @ W.reshape(-1, x.shape[1]).T
+    if b is not None:
+        z = z + b.double().reshape(-1)
+    if binary:
+        p = torch.sigmoid(z[:, 0])
+        v = p * (1 - p)
+    else:
+        p = torch.softmax(z, dim=-1)
+        v = (p * (1 - p)).sum(-1)  # = E_{y~p} ||e_y - p||^2 = 1 - ||p||^2
+    weight = float((x.pow(2).sum(1) * v).mean())
+    bias = float(v.mean()) if b is not None else 0.0
+    if per_layer:
+        return {"total": weight + bias, "weight": weight, "bias": bias}
+    return weight + bias

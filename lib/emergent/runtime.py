@@ -1,0 +1,91 @@
+"""Where and how big: the compute device, seeding, and the fast/full scale switch.
+
+Every experiment in the course takes ``scale=`` explicitly and picks its sizes from it:
+
+* ``"fast"`` (default): a 2-core CPU with no internet, a few minutes per notebook;
+* ``"full"``: the thesis's setup, meant for a GPU.
+
+The default comes from the environment variable ``EMERGENT_SCALE``.
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import Any, Mapping, TypeVar
+
+import numpy as np
+import torch
+
+SCALES = ("fast", "full")
+T = TypeVar("T")
+
+
+def scale(value: str | None = None) -> str:
+    """Return the scale to run at: ``value`` if given, else ``$EMERGENT_SCALE``, else ``"fast"``.
+
+    Raises ``ValueError`` for anything but ``"fast"`` or ``"full"``.
+    """
+    s = value if value is not None else os.environ.get("EMERGENT_SCALE", "fast")
+    s = str(s).strip().lower()
+    if s not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {s!r} (check EMERGENT_SCALE)")
+    return s
+
+
+def pick(options: Mapping[str, T], scale_: str | None = None) -> T:
+    """Pick the entry of ``options`` (keys ``"fast"`` and ``"full"``) for the current scale."""
+    return options[scale(scale_)]
+
+
+def device(prefer: str | None = None) -> torch.device:
+    """The best available device: CUDA, then Apple's MPS, then the CPU.
+
+    ``prefer`` (or ``$EMERGENT_DEVICE``) forces one, e.g. ``"cpu"``.
+    """
+    forced = prefer or os.environ.get("EMERGENT_DEVICE")
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (all devices); return a CPU ``torch.Generator`` seeded alike."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, the book build, nbval)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    ip = get_ipython()
+    return ip is not None and ip.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def headless() -> bool:
+    """True when nobody is there to click: tests, CI, the book build.
+
+    Set ``EMERGENT_HEADLESS=1`` to force it; ``CI`` or ``PYTEST_CURRENT_TEST`` also count.
+    """
+    flag = os.environ.get("EMERGENT_HEADLESS")
+    if flag is not None:
+        return flag not in ("", "0", "false", "False")
+    return bool(os.environ.get("CI") or os.environ.get("PYTEST_CURRENT_TEST"))
+
+
+def describe(scale_: str | None = None, **extra: Any) -> str:
+    """One line saying where and at what scale a notebook runs; notebooks print it first."""
+    parts = [f"scale={scale(scale_)}", f"device={device()}", f"torch={torch.__version__}"]
+    parts += [f"{k}={v}" for k, v in extra.items()]
+    return "emergent: " + ", ".join(parts)

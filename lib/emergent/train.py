@@ -1,0 +1,154 @@
+"""A plain training loop: progress bar, per-epoch history, optional callbacks.
+
+Data for the course's small datasets sits on the device as two tensors ``(x, y)`` (or any object
+with ``.x`` and ``.y``, such as :class:`emergent.data.ArrayDataset`); minibatches are indexed there
+with a device-side permutation. Losses and accuracies are accumulated on the device and copied to
+the host once per epoch, so a GPU run has no per-step synchronisation.
+
+The loss minimised is ``loss_fn(logits, y) + regularizer(model, x, y, logits)``; for Information
+Dropout the regulariser is ``β · KL / N_train`` (thesis §2.6, the KL term divided by the size of the
+training set).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .runtime import device as default_device
+
+Tensor = torch.Tensor
+
+
+def as_tensors(data: Any) -> tuple[Tensor, Tensor]:
+    """``(x, y)`` from a pair or from an object with ``.x`` and ``.y``."""
+    if hasattr(data, "x") and hasattr(data, "y"):
+        return data.x, data.y
+    x, y = data
+    return x, y
+
+
+class History(dict):
+    """Per-epoch metrics: ``history["train_loss"][epoch]``; ``.frame()`` gives a DataFrame."""
+
+    def log(self, **metrics: float) -> None:
+        for k, v in metrics.items():
+            self.setdefault(k, []).append(v)
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(dict(self))
+
+    def last(self, key: str) -> float:
+        return self[key][-1]
+
+
+@dataclass
+class Trainer:
+    """Everything :func:`fit` needs besides the model and the data (kept for the record)."""
+
+    epochs: int = 10
+    lr: float = 0.05
+    optimizer: str = "sgd"  # "sgd" (with momentum) or "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    milestones: Sequence[int] = field(default_factory=tuple)  # epochs at which lr *= gamma
+    gamma: float = 0.1
+    lr_decay: float = 1.0  # exponential decay per epoch (e.g. 0.97 in the critical-period protocol)
+
+
+def make_optimizer(params: Iterable[Tensor], cfg: Trainer) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def lr_at(epoch: int, cfg: Trainer) -> float:
+    """Learning rate in ``epoch``: step drops at ``milestones`` times exponential ``lr_decay``."""
+    drops = sum(epoch >= m for m in cfg.milestones)
+    return cfg.lr * cfg.gamma**drops * cfg.lr_decay**epoch
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Any, batch_size: int = 1000) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``data``."""
+    x, y = as_tensors(data)
+    was_training = model.training
+    model.eval()
+    loss = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device)
+    for i in range(0, len(x), batch_size):
+        out = model(x[i:i + batch_size])
+        loss += F.cross_entropy(out, y[i:i + batch_size], reduction="sum")
+        correct += (out.argmax(1) == y[i:i + batch_size]).sum()
+    model.train(was_training)
+    n = len(x)
+    return {"loss": loss.item() / n, "acc": correct.item() / n}
+
+
+def fit(model: nn.Module, train: Any, cfg: Trainer | None = None, *, test: Any = None,
+        regularizer: Callable[[nn.Module, Tensor, Tensor, Tensor], Tensor] | None = None,
+        transform: Callable[[Tensor, Tensor, int], tuple[Tensor, Tensor]] | None = None,
+        callbacks: Sequence[Callable[[int, nn.Module, History], None]] = (),
+        progress: bool = True, seed: int | None = 0, desc: str = "train", **overrides: Any) -> History:
+    """Train ``model`` on ``train`` with minibatch SGD/Adam; return the per-epoch :class:`History`.
+
+    ``cfg`` fields can be overridden by keyword (``fit(m, data, epochs=5, lr=0.1)``).
+    ``transform(x, y, epoch)`` is applied to every minibatch (a deficit, an augmentation).
+    ``callbacks`` are called as ``cb(epoch, model, history)`` after each epoch's metrics are logged.
+    """
+    from tqdm.auto import tqdm
+
+    cfg = cfg or Trainer()
+    for k, v in overrides.items():
+        if not hasattr(cfg, k):
+            raise TypeError(f"unknown training option {k!r}")
+        setattr(cfg, k, v)
+    x, y = as_tensors(train)
+    dev = x.device
+    model.to(dev)
+    opt = make_optimizer(model.parameters(), cfg)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(0 if seed is None else seed)
+    history = History()
+    n = len(x)
+    bar = tqdm(range(cfg.epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(epoch, cfg)
+        model.train()
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev)
+        perm = torch.randperm(n, device=dev, generator=gen)
+        for i in range(0, n, cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            xb, yb = x[idx], y[idx]
+            if transform is not None:
+                xb, yb = transform(xb, yb, epoch)
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            if regularizer is not None:
+                loss = loss + regularizer(model, xb, yb, out)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach() * len(idx)
+            correct += (out.detach().argmax(1) == yb).sum()
+        metrics = {"epoch": epoch, "lr": lr_at(epoch, cfg), "train_loss": loss_sum.item() / n,
+                   "train_acc": correct.item() / n}
+        if test is not None:
+            ev = evaluate(model, test)
+            metrics.update(test_loss=ev["loss"], test_acc=ev["acc"])
+        history.log(**metrics)
+        if progress:
+            bar.set_postfix({k: round(v, 3) for k, v in metrics.items() if k.endswith("acc")})
+        for cb in callbacks:
+            cb(epoch, model, history)
+    return history

@@ -1,0 +1,78 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from emergent import cache
+
+
+def test_cached_computes_once_and_roundtrips(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"acc": np.float32(0.5), "curve": torch.arange(3), "nested": (1, 2)}
+
+    cfg = {"beta": 0.1, "widths": [8, 16]}
+    r1 = cache.cached("exp/a", cfg, compute, root=tmp_path)
+    r2 = cache.cached("exp/a", cfg, compute, root=tmp_path)
+    assert calls == [1]
+    assert r1 == r2 == {"acc": 0.5, "curve": [0, 1, 2], "nested": [1, 2]}
+    cache.cached("exp/a", {**cfg, "beta": 0.2}, compute, root=tmp_path)
+    assert len(calls) == 2  # another config is another key
+    cache.cached("exp/a", cfg, compute, root=tmp_path, refresh=True)
+    assert len(calls) == 3
+
+
+def test_key_depends_on_version_and_config_order_does_not_matter():
+    a = cache.config_hash({"x": 1, "y": 2}, version="1")
+    assert a == cache.config_hash({"y": 2, "x": 1}, version="1")
+    assert a != cache.config_hash({"x": 1, "y": 2}, version="2")
+
+
+def test_pt_format(tmp_path):
+    out = cache.cached("exp/t", {"n": 1}, lambda: {"w": torch.ones(2)}, fmt="pt", root=tmp_path)
+    again = cache.cached("exp/t", {"n": 1}, lambda: pytest.fail("recomputed"), fmt="pt", root=tmp_path)
+    assert torch.equal(out["w"], again["w"])
+
+
+def test_atomic_write_leaves_no_partial_file_when_killed(tmp_path):
+    """A process killed in the middle of writing leaves the old file intact and no temporary file."""
+    target = tmp_path / "r.json"
+    cache.save(target, {"old": True})
+    script = textwrap.dedent(f"""
+        import os, signal
+        from emergent import cache
+        real_fsync = os.fsync
+        def die(fd):  # simulate a kill after the data is written but before the rename
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.fsync = die
+        cache.save({str(target)!r}, {{"new": list(range(100000))}})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script])
+    assert proc.returncode != 0
+    assert json.loads(target.read_text()) == {"old": True}
+    leftovers = [p for p in os.listdir(tmp_path) if p != "r.json"]
+    # the killed process may leave its temporary file, but never under the target's name
+    assert all(p.startswith(".r.json.") and p.endswith(".tmp") for p in leftovers)
+
+
+def test_failed_compute_writes_nothing(tmp_path):
+    def boom():
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        cache.cached("exp/b", {}, boom, root=tmp_path)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_results_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMERGENT_RESULTS", str(tmp_path))
+    assert cache.load_result("nope") is None
+    cache.save_result("ch/x", {"a": 1})
+    assert cache.load_result("ch/x") == {"a": 1}
