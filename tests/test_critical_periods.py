@@ -1,0 +1,65 @@
+"""Tests of emergent.experiments.critical_periods on a tiny configuration (a few seconds)."""
+import json
+
+import pytest
+
+from emergent.experiments import critical_periods as cp
+
+TINY = dict(data=dict(source="mnist-small", side=7, n_train=256, n_test=200, seed=0),
+            net=dict(kind="mlp", in_shape=(1, 7, 7), hidden=(16,)), blur_size=2, lr_min=0.0, clean=2, batch_size=64,
+            t0s=[0, 2], window=1, onsets=[0, 1], kind_t0s=[0, 2], depths=[1, 2], depth_width=8, depth_t0=2,
+            artefact_t0s=[0, 2], cnn_t0=1,
+            cnn_net=dict(kind="cnn", in_shape=(1, 7, 7), conv=((4, 3, 2),), batchnorm=True), weight_decays=[5e-4], fisher_probe=16, fisher_points=4, fisher_early=1,
+            fisher_late=2, two_phase=dict(hidden=(8,), lr=0.01, epochs=2))
+
+
+@pytest.fixture(autouse=True)
+def _tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMERGENT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("EMERGENT_RESULTS", str(tmp_path / "results"))
+
+
+def test_removal_and_sensitivity_share_the_clean_run():
+    r = cp.run_removal(TINY, "fast")
+    for mode in ("annealed", "constant"):
+        assert len(r[mode]["final"]) == 2 and all(0 <= a <= 1 for a in r[mode]["final"])
+        assert len(r[mode]["clean_curve"]["acc"]) == 4  # max(t0) + clean epochs
+    s = cp.run_sensitivity(TINY, "fast")
+    assert len(s["drop"]) == 2 and s["window"] == 1
+    assert s["clean_curve"] == r["annealed"]["clean_curve"]  # same cached clean run
+    again = cp.run_removal(TINY, "fast")
+    assert again["annealed"]["final"] == r["annealed"]["final"]
+
+
+def test_deficits_depth_artefact():
+    d = cp.run_deficits(TINY, "fast")
+    assert set(d["kinds"]) == {"blur", "vertical_flip", "label_permutation", "white_noise"}
+    assert all(len(d[k]["final"]) == 2 for k in d["kinds"])
+    assert set(d["cnn"]["final"]) == {"blur", "vertical_flip", "label_permutation"}
+    dep = cp.run_depth(TINY, "fast")
+    assert [row["depth"] for row in dep["rows"]] == [1, 2]
+    a = cp.run_artefact(TINY, "fast")
+    assert {"sgd, annealed lr", "sgd, constant lr", "adam, annealed lr", "adam, constant lr"} <= set(a["variants"])
+
+
+def test_fisher_probes_log_spaced():
+    f = cp.run_fisher(TINY, "fast")
+    assert len(f["runs"]) == 5
+    run = f["runs"]["no deficit"]
+    assert run["step"][0] == 0 and run["step"] == sorted(run["step"]) and len(run["step"]) >= 4
+    assert set(run["layers"]) == {"fc1", "fc2"} and all(t > 0 for t in run["total"])
+
+
+def test_cli_writes_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(cp, "_BASE", {"fast": {**cp._BASE["fast"], **TINY}, "full": cp._BASE["full"]})
+    cp.main(["removal", "--scale", "fast"])
+    path = tmp_path / "results" / "ch06_removal_fast.json"
+    res = json.loads(path.read_text())
+    assert res["t0"] == [0, 2]
+
+
+def test_full_config_is_the_thesis_protocol():
+    cfg = cp.default_config("full")
+    assert cfg["clean"] == 160 and cfg["window"] == 40 and cfg["lr_decay"] == 0.97 and cfg["blur_size"] == 8
+    spec = cp.net_spec(cfg)
+    assert spec.head == "conv" and spec.in_shape == (3, 32, 32)
