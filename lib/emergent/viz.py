@@ -124,7 +124,10 @@ def images(imgs: Any, titles: Sequence[str] | None = None, cols: int = 8, size: 
         fig.add_trace(go.Heatmap(z=im[::-1], colorscale=colorscale, showscale=False, hoverinfo="skip"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x")
+    fig.update_yaxes(visible=False)
+    for i in range(n):  # each panel keeps square pixels, anchored to its own x axis
+        suffix = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
     fig.update_layout(height=rows * size + 60, width=min(cols, n) * size + 40, title=title,
                       template="plotly_white+emergent", margin=dict(l=10, r=10, t=50 if title else 20, b=10))
     return fig
