@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping, Sequence
 import ipywidgets as W
 from IPython.display import display
 
+from .runtime import headless
+
 NOTE_STATIC = ("Live controls: move them in JupyterLab, Binder or Colab (they need a running kernel). "
                "On the website, use the precomputed slider figure instead.")
 
@@ -48,16 +50,32 @@ def live(fn: Callable[..., Any], controls: Mapping[str, W.ValueWidget], note: bo
 
     ``fn`` is called once now with the defaults, then on every change. Returns the widget box
     (already displayed).
-    """
-    def update(**kw: Any) -> None:
-        _show(fn(**kw))
 
-    out = W.interactive_output(update, dict(controls))  # calls update once with the defaults
+    Headless runs (tests, the book build: :func:`emergent.runtime.headless`) show the default result
+    as an ordinary cell output below the controls instead of inside an ``Output`` widget: nbclient can
+    stall when a large display arrives through a widget while it waits for the cell to finish
+    (jupyter/nbclient#312). Changing a control still updates the output area.
+    """
+    out = W.Output()
+    values = {k: c.value for k, c in controls.items()}
+
+    def update(_change: Any = None) -> None:
+        kw = {k: c.value for k, c in controls.items()}
+        out.clear_output(wait=True)
+        with out:
+            _show(fn(**kw))
+
+    for c in controls.values():
+        c.observe(update, names="value")
     children = [W.HBox(list(controls.values()), layout=W.Layout(flex_flow="row wrap")), out]
     if note:
         children.insert(0, W.HTML(f"<small><i>{NOTE_STATIC}</i></small>"))
     box = W.VBox(children)
     display(box)
+    if headless():
+        _show(fn(**values))
+    else:
+        update()
     return box
 
 
