@@ -9,9 +9,10 @@ The default comes from the environment variable ``EMERGENT_SCALE``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-from typing import Any, Mapping, TypeVar
+from typing import Any, Iterator, Mapping, TypeVar
 
 import numpy as np
 import torch
@@ -89,3 +90,26 @@ def describe(scale_: str | None = None, **extra: Any) -> str:
     parts = [f"scale={scale(scale_)}", f"device={device()}", f"torch={torch.__version__}"]
     parts += [f"{k}={v}" for k, v in extra.items()]
     return "emergent: " + ", ".join(parts)
+
+
+@contextlib.contextmanager
+def cpu_threads(dev: torch.device | str | None = None) -> Iterator[None]:
+    """Train with few CPU threads where that is faster.
+
+    On a CPU with at most 2 cores, small networks train faster on 1 thread (small ops gain nothing from
+    2, and a machine running other kernels makes 2 threads much slower). ``$EMERGENT_THREADS`` overrides
+    (the test command sets it to 1, since it runs several kernels side by side).
+    """
+    dev = torch.device(dev) if dev is not None else device()
+    old = torch.get_num_threads()
+    want = os.environ.get("EMERGENT_THREADS")
+    n = int(want) if want else (1 if (dev.type == "cpu" and (os.cpu_count() or 1) <= 2) else old)
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+if os.environ.get("EMERGENT_THREADS"):
+    torch.set_num_threads(max(1, int(os.environ["EMERGENT_THREADS"])))

@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from .. import cache
 from ..data import ArrayDataset, mnist_small, torchvision_dataset
 from ..deficits import DeficitSchedule
+from ..runtime import cpu_threads
 from ..runtime import scale as _scale
 from ..sweep import NetSpec, RunSpec, all_cnn, train_sweep
 
@@ -172,8 +173,9 @@ def _sweep(cfg: dict, runs: list[dict], *, optimizer: str = "sgd", hidden: tuple
         probe_steps, probe = (), None
         if fisher:
             probe_steps, probe = _fisher_probe(cfg, train, max(r["epochs"] for r in runs))
-        recs = train_sweep(net_spec(cfg, hidden), specs, train, test, batch_size=cfg["batch_size"],
-                           optimizer=optimizer, probe_steps=probe_steps, probe=probe, progress=progress)
+        with cpu_threads(train.x.device):
+            recs = train_sweep(net_spec(cfg, hidden), specs, train, test, batch_size=cfg["batch_size"],
+                               optimizer=optimizer, probe_steps=probe_steps, probe=probe, progress=progress)
         for r, rec in zip(runs, recs):
             rec["config"] = r
         return recs

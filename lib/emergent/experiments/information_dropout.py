@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import cache, data, measures, models
+from ..runtime import cpu_threads
 from ..runtime import device as _device
 from ..runtime import scale as _scale
 from ..train import Trainer, lr_at, make_optimizer
@@ -175,18 +176,9 @@ def _print_beta(figure: str, n_train: int, betas: Sequence[float]) -> None:
 # --------------------------------------------------------------------------------------------------
 # threads: small networks on a shared 2-core CPU run faster on one thread
 # --------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _threads(dev: torch.device) -> Iterator[None]:
-    """On a CPU with at most 2 cores, train on 1 thread (small ops do not gain from 2 threads, and a
-    shared machine makes 2 threads much slower). ``$EMERGENT_THREADS`` overrides."""
-    old = torch.get_num_threads()
-    want = os.environ.get("EMERGENT_THREADS")
-    n = int(want) if want else (1 if (dev.type == "cpu" and (os.cpu_count() or 1) <= 2) else old)
-    torch.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+def _threads(dev: torch.device):
+    """See :func:`emergent.runtime.cpu_threads`."""
+    return cpu_threads(dev)
 
 
 # --------------------------------------------------------------------------------------------------
