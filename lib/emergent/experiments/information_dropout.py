@@ -423,18 +423,25 @@ def _cluttered_net(cfg: dict, members: int) -> torch.nn.Module:
     return models.cluttered_cnn_fast(cfg["width"], **kw)
 
 
+def _beta_sweep_models(figure: str, make_data: Callable, make_net: Callable, config: dict | None,
+                       scale: str | None, verbose: bool, history: bool):
+    """Train (or load from the cache) one network per β of ``figure``, stacked as members of one model;
+    return them in eval mode with the configuration (and the training history with ``history=True``)."""
+    cfg = _config(figure, config, scale)
+    tr, _ = make_data(cfg)
+    if verbose:
+        _print_beta(figure, len(tr), cfg["betas"])
+    m, h = _train_cached(f"ch02/{figure}_weights", cfg, lambda: make_net(cfg, len(cfg["betas"])), tr,
+                         cfg["betas"], len(tr))
+    nets = [p.eval() for p in models.members_of(m)]
+    return (nets, cfg, h) if history else (nets, cfg)
+
+
 def fig2_2_models(config: dict | None = None, scale: str | None = None, verbose: bool = True,
                   history: bool = False):
     """The trained Fig. 2.2 networks, one per β (eval mode), and the configuration used
     (and the training history with ``history=True``)."""
-    cfg = _config("fig2_2", config, scale)
-    tr, _ = cluttered_data(cfg)
-    if verbose:
-        _print_beta("fig2_2", len(tr), cfg["betas"])
-    m, h = _train_cached("ch02/fig2_2_weights", cfg, lambda: _cluttered_net(cfg, len(cfg["betas"])), tr,
-                         cfg["betas"], len(tr))
-    nets = [p.eval() for p in models.members_of(m)]
-    return (nets, cfg, h) if history else (nets, cfg)
+    return _beta_sweep_models("fig2_2", cluttered_data, _cluttered_net, config, scale, verbose, history)
 
 
 def run_fig2_2(config: dict | None = None, scale: str | None = None) -> dict:
@@ -569,14 +576,7 @@ def fig2_4_models(config: dict | None = None, scale: str | None = None, verbose:
                   history: bool = False):
     """The trained Fig. 2.4 networks, one per β (eval mode), and the configuration used
     (and the training history with ``history=True``)."""
-    cfg = _config("fig2_4", config, scale)
-    tr, _ = occluded_data(cfg)
-    if verbose:
-        _print_beta("fig2_4", len(tr), cfg["betas"])
-    m, h = _train_cached("ch02/fig2_4_weights", cfg, lambda: _occlusion_net(cfg, len(cfg["betas"])), tr,
-                         cfg["betas"], len(tr))
-    nets = [p.eval() for p in models.members_of(m)]
-    return (nets, cfg, h) if history else (nets, cfg)
+    return _beta_sweep_models("fig2_4", occluded_data, _occlusion_net, config, scale, verbose, history)
 
 
 def run_fig2_4(config: dict | None = None, scale: str | None = None) -> dict:
