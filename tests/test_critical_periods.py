@@ -1,6 +1,7 @@
 """Tests of emergent.experiments.critical_periods on a tiny configuration (a few seconds)."""
 import json
 
+import numpy as np
 import pytest
 
 from emergent.experiments import critical_periods as cp
@@ -63,3 +64,27 @@ def test_full_config_is_the_thesis_protocol():
     assert cfg["clean"] == 160 and cfg["window"] == 40 and cfg["lr_decay"] == 0.97 and cfg["blur_size"] == 8
     spec = cp.net_spec(cfg)
     assert spec.head == "conv" and spec.in_shape == (3, 32, 32)
+
+
+def test_seed_spread_is_paired_and_sample_sd():
+    cfg = dict(TINY, seeds=[0, 1, 2])
+    s = cp.run_sensitivity(cfg, "fast")
+    for d, ds, sd in zip(s["drop"], s["drop_seeds"], s["drop_sd"]):
+        assert len(ds) == 3 and d == pytest.approx(sum(ds) / 3, abs=1e-6)
+        assert sd == pytest.approx(float(np.std(ds, ddof=1)), abs=1e-9)
+    r = cp.run_removal(cfg, "fast")["annealed"]
+    assert [len(a) for a in r["final_seeds"]] == [3, 3]
+    assert r["final"] == pytest.approx([float(np.mean(a)) for a in r["final_seeds"]])
+    one = cp.run_removal(dict(TINY, seeds=[0]), "fast")["annealed"]
+    assert one["final_sd"] == [0.0, 0.0]
+
+
+def test_cli_seeds_suffix_and_precomputed(tmp_path, monkeypatch, capsys):
+    assert cp.precomputed("depth", "fast", seeds=2) is None
+    assert "--seeds 2" in capsys.readouterr().out  # says how to make it
+    monkeypatch.setattr(cp, "_BASE", {"fast": {**cp._BASE["fast"], **TINY}, "full": cp._BASE["full"]})
+    cp.main(["depth", "--scale", "fast", "--seeds", "2"])
+    assert (tmp_path / "results" / "ch06_depth_fast_2seeds.json").exists()
+    res = cp.precomputed("depth", "fast", seeds=2)
+    assert res["config"]["seeds"] == [0, 1] and len(res["rows"][0]["drop_seeds"]) == 2
+    assert res["run"]["seconds"] > 0 and "2 seed(s)" in capsys.readouterr().out

@@ -59,3 +59,11 @@ def test_import_does_not_load_torchvision_or_heavy_modules():
             "print('torchvision' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_run_info_records_where_and_when():
+    from emergent.runtime import run_info
+
+    info = run_info(12.345, "cpu")
+    assert info["device"] == "cpu" and info["seconds"] == 12.3
+    assert info["torch"] == torch.__version__ and info["cpu_count"] >= 1 and info["date"].endswith("UTC")

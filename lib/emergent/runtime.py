@@ -113,3 +113,18 @@ def cpu_threads(dev: torch.device | str | None = None) -> Iterator[None]:
 
 if os.environ.get("EMERGENT_THREADS"):
     torch.set_num_threads(max(1, int(os.environ["EMERGENT_THREADS"])))
+
+
+def run_info(seconds: float, dev: torch.device | str | None = None) -> dict:
+    """Where and when a precomputed result was made (stored with every JSON in ``results/``)."""
+    import datetime
+    import platform
+
+    from . import __version__
+
+    d = torch.device(dev) if dev is not None else device()
+    name = torch.cuda.get_device_name(d) if d.type == "cuda" else f"{platform.processor() or platform.machine()} CPU"
+    return {"device": str(d), "device_name": name, "cpu_count": os.cpu_count(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "emergent": __version__,
+            "seconds": round(float(seconds), 1),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

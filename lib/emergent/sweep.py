@@ -469,7 +469,6 @@ def train_sweep(
         noise_gen = torch.Generator(device=dev)
         noise_gen.manual_seed(int(grs[0].seed) + 99991)
         hist = [dict(test_acc=[], test_loss=[], train_loss=[], eval_epochs=[], probes=[]) for _ in grs]
-        pending: list[tuple[int, int, Tensor]] = []  # (epoch, kind, device tensor) copied once per epoch
         max_ep = max(r.epochs for r in grs)
         # runs whose deficit is drawn afresh every step (white noise, random labels)
         live_schedules = [r.schedule if r.schedule.kind not in _PRECOMPUTED else DeficitSchedule.none()

@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .runtime import device as default_device
 
 Tensor = torch.Tensor
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -45,12 +46,12 @@ import torch.nn.functional as F
 from .. import cache
 from ..data import ArrayDataset, mnist_small, torchvision_dataset
 from ..deficits import DeficitSchedule
-from ..runtime import cpu_threads
+from ..runtime import cpu_threads, run_info
 from ..runtime import scale as _scale
 from ..sweep import NetSpec, RunSpec, all_cnn, train_sweep
 
 __all__ = ["FIGURES", "default_config", "load_data", "net_spec", "schedule", "train_one", "run_removal",
-           "run_sensitivity", "run_deficits", "run_depth", "run_artefact", "run_fisher", "main"]
+           "run_sensitivity", "run_deficits", "run_depth", "run_artefact", "run_fisher", "precomputed", "main"]
 
 # --------------------------------------------------------------------------------------------
 # Configuration
@@ -207,6 +208,11 @@ def _fisher_probe(cfg: dict, train: ArrayDataset, epochs: int) -> tuple[list[int
     return sorted(steps), probe
 
 
+def _sd(values: list[float]) -> float:
+    """Sample standard deviation over seeds (0 for a single seed)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def _acc_at(rec: dict, epoch: int) -> float:
     """Test accuracy of a run after ``epoch`` epochs (from its learning curve)."""
     ep = rec["eval_epochs"]
@@ -233,17 +239,19 @@ def _clean_and_removal(cfg: dict, t0s: list[int], kind: str, lr_mode: str, optim
             for t in t0s if t > 0 for s in seeds]
     recs = clean + _sweep(cfg, runs, optimizer=optimizer, name=f"removal_{kind}_{lr_mode}_{optimizer}",
                           progress=progress)
-    final = []
+    per_seed = []
     for t in t0s:
         if t == 0:
             accs = [_acc_at(r, cfg["clean"]) for r in clean]
         else:
             accs = [r["final_acc"] for r in recs if r["config"]["kind"] == kind and r["config"]["end"] == t]
-        final.append(float(np.mean(accs)))
+        per_seed.append([float(a) for a in accs])
+    final = [float(np.mean(a)) for a in per_seed]
     # the clean run at the same total number of epochs as each deficit run (the annealing control)
     clean_same_epochs = [float(np.mean([_acc_at(r, t + cfg["clean"]) for r in clean])) for t in t0s]
     curve = np.mean([r["test_acc"] for r in clean], axis=0).tolist()
-    return dict(t0=list(t0s), final=final, clean_same_epochs=clean_same_epochs,
+    return dict(t0=list(t0s), final=final, final_seeds=per_seed, final_sd=[_sd(a) for a in per_seed],
+                clean_same_epochs=clean_same_epochs,
                 clean_curve=dict(epoch=clean[0]["eval_epochs"], acc=curve),
                 curves={str(r["config"]["end"] if r["config"]["kind"] != "none" else 0):
                         dict(epoch=r["eval_epochs"], acc=r["test_acc"]) for r in recs if r["seed"] == seeds[0]},
@@ -274,17 +282,20 @@ def run_sensitivity(config: dict | None = None, scale: str | None = None, progre
     runs = [_run(cfg, "blur", o, o + L, seed=s) for o in cfg["onsets"] for s in seeds]
     recs = _clean_runs(cfg, longest, progress=progress) + _sweep(cfg, runs, name="sensitivity", progress=progress)
     clean = [r for r in recs if r["config"]["kind"] == "none"]
-    acc, base, drop = [], [], []
+    acc, base, drop, drop_seeds = [], [], [], []
     for o in cfg["onsets"]:
-        rs = [r for r in recs if r["config"]["kind"] == "blur" and r["config"]["start"] == o]
-        a = float(np.mean([r["final_acc"] for r in rs]))
-        b = float(np.mean([_acc_at(r, o + L + cfg["clean"]) for r in clean]))
+        rs = {r["seed"]: r["final_acc"] for r in recs if r["config"]["kind"] == "blur" and r["config"]["start"] == o}
+        bs = {r["seed"]: _acc_at(r, o + L + cfg["clean"]) for r in clean}
+        a = float(np.mean(list(rs.values())))
+        b = float(np.mean(list(bs.values())))
         acc.append(a)
         base.append(b)
         drop.append(b - a)
+        drop_seeds.append([float(bs[s] - rs[s]) for s in seeds])  # paired by seed
     curves = {str(r["config"]["start"]): dict(epoch=r["eval_epochs"], acc=r["test_acc"])
               for r in recs if r["config"]["kind"] == "blur" and r["seed"] == seeds[0]}
-    return dict(config=cfg, onset=cfg["onsets"], window=L, acc=acc, baseline=base, drop=drop, curves=curves,
+    return dict(config=cfg, onset=cfg["onsets"], window=L, acc=acc, baseline=base, drop=drop, drop_seeds=drop_seeds,
+                drop_sd=[_sd(d) for d in drop_seeds], curves=curves,
                 clean_curve=dict(epoch=clean[0]["eval_epochs"], acc=np.mean([r["test_acc"] for r in clean], 0).tolist()))
 
 
@@ -294,7 +305,7 @@ def run_deficits(config: dict | None = None, scale: str | None = None, progress:
     out = {"config": cfg, "t0": cfg["kind_t0s"], "kinds": cfg["kinds"]}
     for kind in cfg["kinds"]:
         r = _clean_and_removal(cfg, cfg["kind_t0s"], kind, "annealed", progress=progress)
-        out[kind] = {k: r[k] for k in ("final", "clean_same_epochs", "curves")}
+        out[kind] = {k: r[k] for k in ("final", "final_seeds", "final_sd", "clean_same_epochs", "curves")}
     # the same question for a convolutional net, at one late removal epoch
     ccfg = dict(cfg, net=cfg["cnn_net"])
     t = cfg["cnn_t0"]
@@ -323,8 +334,10 @@ def run_depth(config: dict | None = None, scale: str | None = None, progress: An
         base = float(np.mean([_acc_at(r, cfg["clean"]) for r in clean]))
         base_same = float(np.mean([r["final_acc"] for r in clean]))
         acc = float(np.mean([r["final_acc"] for r in blur]))
+        drops = [_acc_at(c, cfg["clean"]) - b["final_acc"] for c, b in zip(clean, blur)]  # paired by seed
         rows.append(dict(depth=d, width=w, baseline=base, baseline_same_epochs=base_same, deficit=acc,
-                         drop=base - acc, error_ratio=(1 - acc) / max(1 - base, 1e-9)))
+                         drop=base - acc, drop_seeds=[float(x) for x in drops], drop_sd=_sd(drops),
+                         error_ratio=(1 - acc) / max(1 - base, 1e-9)))
     return dict(config=cfg, t0=t, rows=rows)
 
 
@@ -344,7 +357,7 @@ def run_artefact(config: dict | None = None, scale: str | None = None, progress:
         wd = v["weight_decay"]
         r = _clean_and_removal(cfg, t0s, "blur", v["lr_mode"], optimizer=v["optimizer"], weight_decay=wd,
                                progress=progress)
-        out["variants"][name] = dict(v, final=r["final"], clean_same_epochs=r["clean_same_epochs"])
+        out["variants"][name] = dict(v, final=r["final"], final_sd=r["final_sd"], clean_same_epochs=r["clean_same_epochs"])
     return out
 
 
@@ -387,6 +400,22 @@ def train_one(kind: str = "blur", onset: int = 0, duration: int = 16, lr_mode: s
     return recs[0]
 
 
+def precomputed(figure: str, scale: str = "full", seeds: int | None = None) -> dict | None:
+    """The result the CLI wrote for ``figure`` (``results/ch06_<figure>_<scale>[_<seeds>seeds].json``),
+    or ``None`` if it is not there; prints which file it is and how it was made (or how to make it)."""
+    name = f"ch06_{figure}_{scale}" + (f"_{seeds}seeds" if seeds else "")
+    res = cache.load_result(name)
+    if res is None:
+        extra = f" --seeds {seeds}" if seeds else ""
+        print(f"results/{name}.json is not there; make it with "
+              f"`python -m emergent.experiments.critical_periods {figure} --scale {scale}{extra}`")
+        return None
+    run = res.get("run", {})
+    print(f"results/{name}.json: {len(res['config']['seeds'])} seed(s), made on {run.get('device_name', '?')} "
+          f"({run.get('threads', '?')} thread(s)) in {run.get('seconds', float('nan')):.0f} s, {run.get('date', '?')}")
+    return res
+
+
 _RUNNERS = {"removal": run_removal, "sensitivity": run_sensitivity, "deficits": run_deficits,
             "depth": run_depth, "artefact": run_artefact, "fisher": run_fisher}
 
@@ -400,10 +429,13 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     sc = _scale(a.scale)
     config = {"seeds": list(range(a.seeds))} if a.seeds else None
+    suffix = f"_{a.seeds}seeds" if a.seeds else ""
     for fig in (FIGURES if a.figure == "all" else [a.figure]):
+        t = time.perf_counter()
         res = _RUNNERS[fig](config, sc, progress=True)
-        path = cache.save_result(f"ch06_{fig}_{sc}", res)
-        print(f"{fig}: wrote {path}")
+        res["run"] = run_info(time.perf_counter() - t)
+        path = cache.save_result(f"ch06_{fig}_{sc}{suffix}", res)
+        print(f"{fig}: wrote {path} ({res['run']['seconds']:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ One function per figure, each ``run_fig2_X(config=None, scale=None) -> dict`` (J
 * :func:`run_fig2_2` — KL maps of the Information Dropout layers on Cluttered MNIST for several β, the
   digit-KL fraction and the KL on digit / clutter / background, and the test error.
 * :func:`run_fig2_3` — test error of a 3-hidden-layer ReLU MLP against its width for no dropout,
-  binary dropout, constant log-normal noise and Information Dropout (several seeds), and the learned α.
+  binary dropout, constant log-normal noise and Information Dropout (several seeds), and the learned α;
+  :func:`run_fig2_3b` — the same comparison for a Softplus All-CNN against its percentage of filters.
 * :func:`run_fig2_4` — occluded textures: main-task error with noisy (N) and deterministic (D)
   evaluation and the error of a probe that reads the occluding digit from an early noisy layer, vs β.
 * :func:`run_fig2_5` — total correlation of the log-activations and test error vs β (Softplus MLP).
@@ -37,18 +38,16 @@ full size.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import os
 import time
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import cache, data, measures, models
-from ..runtime import cpu_threads
+from ..runtime import cpu_threads, run_info
 from ..runtime import device as _device
 from ..runtime import scale as _scale
 from ..train import Trainer, lr_at, make_optimizer
@@ -61,6 +60,8 @@ __all__ = [
     "run_fig2_1",
     "run_fig2_2",
     "run_fig2_3",
+    "run_fig2_3b",
+    "fig2_3b_models",
     "run_fig2_4",
     "run_fig2_5",
     "run_fig2_6",
@@ -82,7 +83,7 @@ __all__ = [
 GRAY_TEXTURES = ("brick", "grass", "gravel", "camera", "coins", "moon", "text", "page", "clock", "cell")
 """The ten grayscale scikit-image pictures used as the classes of the fast occlusion task (spec §14.4)."""
 
-FIGURES = ("fig2_1", "fig2_2", "fig2_3", "fig2_4", "fig2_5", "fig2_6")
+FIGURES = ("fig2_1", "fig2_2", "fig2_3", "fig2_3b", "fig2_4", "fig2_5", "fig2_6")
 
 # --------------------------------------------------------------------------------------------------
 # configurations (our choices unless marked [T] = stated in the thesis, [R] = authors' code)
@@ -118,6 +119,17 @@ _CONFIGS: dict[str, dict[str, dict]] = {
                      widths=[16, 32, 64, 128, 256, 512, 1024], seeds=3, id_betas=[1.0, 3.0], binary_p=0.5,
                      alpha_max=0.7, epochs=80, lr=0.07, milestones=[30, 70], optimizer="sgd", batch_size=100,
                      seed=0),
+    },
+    "fig2_3b": {
+        "fast": dict(data=dict(source="mnist-small", n_train=4000, n_test=1000, seed=0, side=14),
+                     arch="small_all_cnn", base=32, filter_percentages=[0.125, 0.25, 0.5, 1.0], seeds=2,
+                     id_betas=[1.0], binary_p=0.5, alpha_max=0.7, epochs=10, lr=2e-3, optimizer="adam",
+                     batch_size=64, milestones=[7], seed=0),
+        # [T] All-CNN-32, Softplus, a variable percentage of the filters, 160 epochs, lr 0.1 x0.1 at 80/120
+        "full": dict(data=dict(source="cifar10", n_train=50000, n_test=10000, seed=0),
+                     arch="all_cnn_32", filter_percentages=[0.1, 0.25, 0.5, 0.75, 1.0], seeds=1,
+                     id_betas=[1.0], binary_p=0.5, alpha_max=0.7, epochs=160, lr=0.1, optimizer="sgd",
+                     batch_size=100, milestones=[80, 120], weight_decay=1e-3, seed=0),
     },
     "fig2_4": {
         "fast": dict(n_train=3000, n_test=1000, size=32, occluder_size=20, betas=[0.0, 0.3, 1.0, 3.0],
@@ -416,7 +428,7 @@ def _moments(v: np.ndarray) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Fig 2.2: KL maps on Cluttered MNIST
 # --------------------------------------------------------------------------------------------------
-def _cluttered_net(cfg: dict, members: int) -> torch.nn.Module:
+def _cluttered_net(cfg: dict, members: int, train: Any = None) -> torch.nn.Module:
     kw = dict(alpha_max=cfg["alpha_max"], members=members, mask_zeros=cfg.get("mask_zeros", False))
     if cfg["arch"] == "all_cnn_96":
         return models.all_cnn_96(cfg["width"], **kw)
@@ -426,12 +438,15 @@ def _cluttered_net(cfg: dict, members: int) -> torch.nn.Module:
 def _beta_sweep_models(figure: str, make_data: Callable, make_net: Callable, config: dict | None,
                        scale: str | None, verbose: bool, history: bool):
     """Train (or load from the cache) one network per β of ``figure``, stacked as members of one model;
-    return them in eval mode with the configuration (and the training history with ``history=True``)."""
+    return them in eval mode with the configuration (and the training history with ``history=True``).
+
+    ``make_data(cfg) -> (train, test)``; ``make_net(cfg, members, train)`` builds the packed network.
+    """
     cfg = _config(figure, config, scale)
     tr, _ = make_data(cfg)
     if verbose:
         _print_beta(figure, len(tr), cfg["betas"])
-    m, h = _train_cached(f"ch02/{figure}_weights", cfg, lambda: make_net(cfg, len(cfg["betas"])), tr,
+    m, h = _train_cached(f"ch02/{figure}_weights", cfg, lambda: make_net(cfg, len(cfg["betas"]), tr), tr,
                          cfg["betas"], len(tr))
     nets = [p.eval() for p in models.members_of(m)]
     return (nets, cfg, h) if history else (nets, cfg)
@@ -494,6 +509,13 @@ def run_fig2_2(config: dict | None = None, scale: str | None = None) -> dict:
 _FIG23_METHODS = ("none", "binary", "lognormal", "information")
 
 
+def _method_betas(cfg: dict, method: str) -> list[float]:
+    """β of every packed member of a Fig. 2.3 model: ``seeds`` members per β for Information Dropout,
+    ``seeds`` members with β = 0 for the other methods."""
+    S = int(cfg["seeds"])
+    return [b for b in cfg["id_betas"] for _ in range(S)] if method == "information" else [0.0] * S
+
+
 def _fig23_net(cfg: dict, method: str, width: int, members: int, in_features: int) -> torch.nn.Module:
     return models.MLP(in_features, width, depth=3, method=method, activation="relu", alpha_max=cfg["alpha_max"],
                       p=cfg["binary_p"], members=members)
@@ -506,11 +528,48 @@ def fig2_3_models(method: str, width: int, config: dict | None = None, scale: st
     cfg = _config("fig2_3", config, scale)
     tr, _ = mnist_data(cfg)
     d_in = int(np.prod(tr.x.shape[1:]))
-    S = int(cfg["seeds"])
-    betas = [b for b in cfg["id_betas"] for _ in range(S)] if method == "information" else [0.0] * S
-    m, _ = _train_cached("ch02/fig2_3_weights", dict(cfg, method=method, width=width),
+    betas = _method_betas(cfg, method)
+    m, _ = _train_cached("ch02/fig2_3_weights", dict(cfg, method=method, size=width),
                          lambda: _fig23_net(cfg, method, width, len(betas), d_in), tr, betas, len(tr))
     return [p.eval() for p in models.members_of(m)], betas, cfg
+
+
+def _method_sweep(cfg: dict, tr: Any, te: Any, sizes: Sequence, weights_name: str,
+                  build: Callable[[str, Any, int], torch.nn.Module]) -> dict:
+    """Train (or load) every (size, noise method) of Fig. 2.3, ``seeds`` runs packed per model (and per β
+    for Information Dropout); evaluate deterministically after the BatchNorm dry run.
+
+    ``build(method, size, members)`` makes the packed network. Returns the errors per label and size (lists
+    per seed), their mean and standard deviation over seeds, and for Information Dropout the mean learned
+    α and the KL per noisy layer.
+    """
+    labels = ["none", "binary", "lognormal"] + [f"information β={b:g}" for b in cfg["id_betas"]]
+    errors: dict = {lab: {} for lab in labels}
+    alpha: dict = {lab: {} for lab in labels if lab.startswith("information")}
+    kl: dict = {lab: {} for lab in labels if lab.startswith("information")}
+    secs = 0.0
+    for size in sizes:
+        for method in _FIG23_METHODS:
+            betas = _method_betas(cfg, method)
+            m, h = _train_cached(weights_name, dict(cfg, method=method, size=size),
+                                 lambda: build(method, size, len(betas)), tr, betas, len(tr))
+            secs += h["seconds"]
+            with _threads(te.x.device):
+                for e, net in enumerate(models.members_of(m)):
+                    lab = method if method != "information" else f"information β={betas[e]:g}"
+                    errors[lab].setdefault(str(size), []).append(error_D(net, tr, te))
+                    if method == "information":
+                        a = measures.alphas(net, te.x)
+                        alpha[lab].setdefault(str(size), []).append([float(t.mean()) for t in a])
+                        kl[lab].setdefault(str(size), []).append(
+                            [r["total"] for r in measures.kl_per_layer(net, te.x)])
+    mean = {lab: [float(np.mean(errors[lab][str(w)])) for w in sizes] for lab in labels}
+    std = {lab: [float(np.std(errors[lab][str(w)])) for w in sizes] for lab in labels}
+    alpha_mean = {lab: [np.mean(alpha[lab][str(w)], axis=0).tolist() for w in sizes] for lab in alpha}
+    kl_mean = {lab: [np.mean(kl[lab][str(w)], axis=0).tolist() for w in sizes] for lab in kl}
+    return dict(config=cfg, n_train=len(tr), n_test=len(te), labels=labels, errors=errors, mean=mean, std=std,
+                alpha=alpha_mean, kl=kl_mean, beta_over_n=[b / len(tr) for b in cfg["id_betas"]],
+                train_seconds=secs)
 
 
 def run_fig2_3(config: dict | None = None, scale: str | None = None) -> dict:
@@ -527,44 +586,57 @@ def run_fig2_3(config: dict | None = None, scale: str | None = None) -> dict:
     def compute():
         tr, te = mnist_data(cfg)
         d_in = int(np.prod(tr.x.shape[1:]))
-        S = int(cfg["seeds"])
-        labels = ["none", "binary", "lognormal"] + [f"information β={b:g}" for b in cfg["id_betas"]]
-        errors = {lab: {} for lab in labels}
-        alpha = {lab: {} for lab in labels if lab.startswith("information")}
-        kl = {lab: {} for lab in labels if lab.startswith("information")}
-        secs = 0.0
-        for w in cfg["widths"]:
-            for method in _FIG23_METHODS:
-                betas = [b for b in cfg["id_betas"] for _ in range(S)] if method == "information" else [0.0] * S
-                m, h = _train_cached("ch02/fig2_3_weights", dict(cfg, method=method, width=w),
-                                     lambda: _fig23_net(cfg, method, w, len(betas), d_in), tr, betas, len(tr))
-                secs += h["seconds"]
-                with _threads(te.x.device):
-                    for e, net in enumerate(models.members_of(m)):
-                        lab = method if method != "information" else f"information β={betas[e]:g}"
-                        errors[lab].setdefault(str(w), []).append(error_D(net, tr, te))
-                        if method == "information":
-                            a = measures.alphas(net, te.x)
-                            alpha[lab].setdefault(str(w), []).append([float(t.mean()) for t in a])
-                            kl[lab].setdefault(str(w), []).append(
-                                [r["total"] for r in measures.kl_per_layer(net, te.x)])
-        mean = {lab: [float(np.mean(errors[lab][str(w)])) for w in cfg["widths"]] for lab in labels}
-        std = {lab: [float(np.std(errors[lab][str(w)])) for w in cfg["widths"]] for lab in labels}
-        alpha_mean = {lab: [np.mean(alpha[lab][str(w)], axis=0).tolist() for w in cfg["widths"]] for lab in alpha}
-        kl_mean = {lab: [np.mean(kl[lab][str(w)], axis=0).tolist() for w in cfg["widths"]] for lab in kl}
-        return dict(figure="2.3a", config=cfg, n_train=len(tr), n_test=len(te), widths=cfg["widths"],
-                    labels=labels, errors=errors, mean=mean, std=std, alpha=alpha_mean, kl=kl_mean,
-                    beta_over_n=[b / len(tr) for b in cfg["id_betas"]], train_seconds=secs)
+        res = _method_sweep(cfg, tr, te, cfg["widths"], "ch02/fig2_3_weights",
+                            lambda method, w, e: _fig23_net(cfg, method, w, e, d_in))
+        return dict(figure="2.3a", widths=cfg["widths"], **res)
 
     out = cache.cached("ch02/fig2_3", cfg, compute)
     _print_beta("fig2_3", out["n_train"], out["config"]["id_betas"])
     return out
 
 
+def _fig23b_net(cfg: dict, method: str, fp: float, members: int) -> torch.nn.Module:
+    c = 3 if cfg["data"]["source"] == "cifar10" else 1
+    kw = dict(method=method, activation="softplus", alpha_max=cfg["alpha_max"], p=cfg["binary_p"],
+              members=members, in_channels=c)
+    if cfg["arch"] == "all_cnn_32":
+        return models.all_cnn_32(fp, **kw)
+    return models.small_all_cnn(fp, base=cfg["base"], **kw)
+
+
+def fig2_3b_models(method: str, filter_percentage: float, config: dict | None = None, scale: str | None = None
+                   ) -> tuple[list, list[float], dict]:
+    """The trained Fig. 2.3b networks of one ``method`` and ``filter_percentage`` (eval mode; one per seed,
+    and per β for Information Dropout), their β values, and the configuration used."""
+    cfg = _config("fig2_3b", config, scale)
+    tr, _ = mnist_data(cfg)
+    betas = _method_betas(cfg, method)
+    m, _ = _train_cached("ch02/fig2_3b_weights", dict(cfg, method=method, size=filter_percentage),
+                         lambda: _fig23b_net(cfg, method, filter_percentage, len(betas)), tr, betas, len(tr))
+    return [p.eval() for p in models.members_of(m)], betas, cfg
+
+
+def run_fig2_3b(config: dict | None = None, scale: str | None = None) -> dict:
+    """Thesis Fig. 2.3b: test error of a Softplus All-CNN vs the percentage of its filters, for the same
+    four kinds of noise as Fig. 2.3a (the noise sits in the strided noisy layers). Same returns as
+    :func:`run_fig2_3`, keyed by ``filter_percentages``."""
+    cfg = _config("fig2_3b", config, scale)
+
+    def compute():
+        tr, te = mnist_data(cfg)
+        res = _method_sweep(cfg, tr, te, cfg["filter_percentages"], "ch02/fig2_3b_weights",
+                            lambda method, fp, e: _fig23b_net(cfg, method, fp, e))
+        return dict(figure="2.3b", filter_percentages=cfg["filter_percentages"], **res)
+
+    out = cache.cached("ch02/fig2_3b", cfg, compute)
+    _print_beta("fig2_3b", out["n_train"], out["config"]["id_betas"])
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Fig 2.4: occlusion invariance
 # --------------------------------------------------------------------------------------------------
-def _occlusion_net(cfg: dict, members: int) -> torch.nn.Module:
+def _occlusion_net(cfg: dict, members: int, train: Any = None) -> torch.nn.Module:
     c = 1 if cfg["background"] == "textures-gray" else 3
     if cfg["arch"] == "all_cnn_32":
         return models.all_cnn_32(cfg["width"], in_channels=c, activation="relu", alpha_max=cfg["alpha_max"],
@@ -621,26 +693,19 @@ def run_fig2_4(config: dict | None = None, scale: str | None = None) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Fig 2.5: total correlation vs β
 # --------------------------------------------------------------------------------------------------
-def _softplus_mlp(cfg: dict, members: int, d_in: int, width: int | None = None) -> torch.nn.Module:
-    return models.MLP(d_in, width or cfg["width"], depth=cfg["depth"], method="information", activation="softplus",
-                      alpha_max=cfg["alpha_max"], members=members)
+def _id_net(cfg: dict, members: int, train: Any) -> torch.nn.Module:
+    """The packed network of Figs. 2.1 and 2.5: All-CNN-32 at full scale, else an MLP whose hidden layers
+    are Information Dropout layers; activation ``cfg["activation"]`` (Softplus if absent, Fig. 2.5)."""
+    act = cfg.get("activation", "softplus")
+    if cfg.get("arch") == "all_cnn_32":
+        return models.all_cnn_32(cfg["filter_percentage"], activation=act, alpha_max=cfg["alpha_max"], members=members)
+    return models.MLP(int(np.prod(train.x.shape[1:])), cfg["width"], depth=cfg["depth"], method="information",
+                      activation=act, alpha_max=cfg["alpha_max"], members=members)
 
 
 def fig2_5_models(config: dict | None = None, scale: str | None = None, verbose: bool = True) -> tuple[list, dict]:
     """The trained Fig. 2.5 networks, one per β (eval mode), and the configuration used."""
-    cfg = _config("fig2_5", config, scale)
-    tr, _ = mnist_data(cfg)
-    if verbose:
-        _print_beta("fig2_5", len(tr), cfg["betas"])
-    E = len(cfg["betas"])
-    d_in = int(np.prod(tr.x.shape[1:]))
-    if cfg.get("arch") == "all_cnn_32":
-        build = lambda: models.all_cnn_32(cfg["filter_percentage"], activation="softplus",  # noqa: E731
-                                          alpha_max=cfg["alpha_max"], members=E)
-    else:
-        build = lambda: _softplus_mlp(cfg, E, d_in)  # noqa: E731
-    m, _ = _train_cached("ch02/fig2_5_weights", cfg, build, tr, cfg["betas"], len(tr))
-    return [p.eval() for p in models.members_of(m)], cfg
+    return _beta_sweep_models("fig2_5", mnist_data, _id_net, config, scale, verbose, False)
 
 
 def run_fig2_5(config: dict | None = None, scale: str | None = None) -> dict:
@@ -688,22 +753,10 @@ def run_fig2_5(config: dict | None = None, scale: str | None = None) -> dict:
 def fig2_1_models(config: dict | None = None, scale: str | None = None, verbose: bool = True) -> tuple[dict, dict]:
     """The trained Fig. 2.1 networks: ``{activation: [one per β]}`` (eval mode), and the configuration."""
     cfg = _config("fig2_1", config, scale)
-    tr, _ = mnist_data(cfg)
-    if verbose:
-        _print_beta("fig2_1", len(tr), cfg["betas"])
-    E = len(cfg["betas"])
-    d_in = int(np.prod(tr.x.shape[1:]))
     out = {}
-    for act in cfg["activations"]:
-        if cfg.get("arch") == "all_cnn_32":
-            build = lambda act=act: models.all_cnn_32(cfg["filter_percentage"], activation=act,  # noqa: E731
-                                                      alpha_max=cfg["alpha_max"], members=E)
-        else:
-            build = lambda act=act: models.MLP(  # noqa: E731
-                d_in, cfg["width"], depth=cfg["depth"], method="information", activation=act,
-                alpha_max=cfg["alpha_max"], members=E)
-        m, _ = _train_cached("ch02/fig2_1_weights", dict(cfg, activation=act), build, tr, cfg["betas"], len(tr))
-        out[act] = [p.eval() for p in models.members_of(m)]
+    for i, act in enumerate(cfg["activations"]):
+        out[act], _ = _beta_sweep_models("fig2_1", mnist_data, _id_net, dict(cfg, activation=act), cfg["scale"],
+                                         verbose and i == 0, False)
     return out, cfg
 
 
@@ -832,7 +885,7 @@ def grid_ref(r: int, c: int, cols: int) -> dict:
 # CLI
 # --------------------------------------------------------------------------------------------------
 _RUNNERS: dict[str, Callable[..., dict]] = {
-    "fig2_1": run_fig2_1, "fig2_2": run_fig2_2, "fig2_3": run_fig2_3,
+    "fig2_1": run_fig2_1, "fig2_2": run_fig2_2, "fig2_3": run_fig2_3, "fig2_3b": run_fig2_3b,
     "fig2_4": run_fig2_4, "fig2_5": run_fig2_5, "fig2_6": run_fig2_6,
 }
 
@@ -847,6 +900,7 @@ def main(argv: list[str] | None = None) -> None:
     for fig in (FIGURES if a.figure == "all" else [a.figure]):
         t = time.perf_counter()
         res = _RUNNERS[fig](None, sc)
+        res["run"] = run_info(time.perf_counter() - t)
         path = cache.save_result(f"ch02_{fig}_{sc}", res)
         print(f"{fig}: wrote {path} ({time.perf_counter() - t:.0f} s)")
 

@@ -1,0 +1,67 @@
+"""Tests of emergent.experiments.information_dropout on tiny configurations (seconds)."""
+import json
+
+import numpy as np
+import pytest
+
+from emergent.experiments import information_dropout as idx
+
+DATA = dict(source="mnist-small", n_train=256, n_test=128, seed=0, side=14)
+TINY_23B = dict(data=DATA, filter_percentages=[0.125], seeds=2, id_betas=[1.0], epochs=1, milestones=[],
+                batch_size=64)
+TINY_25 = dict(data=DATA, width=16, betas=[0.0, 10.0], epochs=1)
+TINY_21 = dict(data=DATA, width=16, betas=[1.0], epochs=1, bins=10)
+
+
+@pytest.fixture(autouse=True)
+def _tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMERGENT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("EMERGENT_RESULTS", str(tmp_path / "results"))
+
+
+def test_fig2_3b_sweep_and_models_share_the_cache(monkeypatch):
+    r = idx.run_fig2_3b(TINY_23B, "fast")
+    assert r["labels"] == ["none", "binary", "lognormal", "information β=1"]
+    for lab in r["labels"]:
+        errs = r["errors"][lab]["0.125"]
+        assert len(errs) == 2 and all(0 <= e <= 1 for e in errs)
+        assert r["mean"][lab][0] == pytest.approx(np.mean(errs)) and r["std"][lab][0] == pytest.approx(np.std(errs))
+    alpha = r["alpha"]["information β=1"][0]  # one mean α per noisy layer, below the cap
+    assert len(alpha) == 2 and all(0 < a <= 0.7 for a in alpha)
+    # the models the notebook's widget loads are the ones the sweep trained (same cache entry, no retraining)
+    def no_training(*a, **k):
+        raise AssertionError("fig2_3b_models retrained a network that the sweep had cached")
+
+    monkeypatch.setattr(idx, "train_packed", no_training)
+    _, te = idx.mnist_data(idx._config("fig2_3b", TINY_23B, "fast"))
+    tr, _ = idx.mnist_data(idx._config("fig2_3b", TINY_23B, "fast"))
+    nets, betas, _ = idx.fig2_3b_models("binary", 0.125, TINY_23B, "fast")
+    assert betas == [0.0, 0.0]
+    assert [idx.error_D(n, tr, te) for n in nets] == pytest.approx(r["errors"]["binary"]["0.125"])
+    nets, betas, _ = idx.fig2_3b_models("information", 0.125, TINY_23B, "fast")
+    assert betas == [1.0, 1.0] and len(nets[0].id_layers) == 2
+
+
+def test_fig2_5_and_fig2_1_models_per_beta_and_activation():
+    nets, cfg = idx.fig2_5_models(TINY_25, "fast", verbose=False)
+    assert len(nets) == 2 and nets[0].activation == "softplus" and nets[0].widths == [16, 16]
+    by_act, cfg = idx.fig2_1_models(TINY_21, "fast", verbose=False)
+    assert set(by_act) == {"relu", "softplus"}
+    assert [n[0].activation for n in by_act.values()] == ["relu", "softplus"]
+
+
+def test_cli_writes_json_with_run_info(tmp_path, monkeypatch):
+    fast = {**idx._CONFIGS["fig2_3b"]["fast"], **TINY_23B}
+    monkeypatch.setitem(idx._CONFIGS, "fig2_3b", {"fast": fast, "full": idx._CONFIGS["fig2_3b"]["full"]})
+    idx.main(["fig2_3b", "--scale", "fast"])
+    res = json.loads((tmp_path / "results" / "ch02_fig2_3b_fast.json").read_text())
+    assert res["filter_percentages"] == [0.125]
+    assert res["run"]["device"] == "cpu" and res["run"]["seconds"] > 0 and "torch" in res["run"]
+
+
+def test_fig2_3b_full_is_the_thesis_setup():
+    cfg = idx.default_config("fig2_3b", "full")
+    assert cfg["arch"] == "all_cnn_32" and cfg["epochs"] == 160 and cfg["lr"] == 0.1
+    assert cfg["milestones"] == [80, 120] and cfg["data"]["source"] == "cifar10"
+    net = idx._fig23b_net(cfg, "information", 0.25, 1)
+    assert net.activation == "softplus" and [l.f.out_channels for l in net.id_layers] == [24, 48]
