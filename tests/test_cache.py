@@ -76,3 +76,12 @@ def test_results_dir(tmp_path, monkeypatch):
     assert cache.load_result("nope") is None
     cache.save_result("ch/x", {"a": 1})
     assert cache.load_result("ch/x") == {"a": 1}
+
+
+def test_parse_overrides_reads_json_values():
+    from emergent.cache import parse_overrides
+
+    assert parse_overrides(["widths=[16, 32]", "epochs=5", "arch=small_all_cnn", "data={\"n_train\": 100}"]) == {
+        "widths": [16, 32], "epochs": 5, "arch": "small_all_cnn", "data": {"n_train": 100}}
+    with pytest.raises(ValueError):
+        parse_overrides(["no-equals-sign"])

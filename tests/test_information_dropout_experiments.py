@@ -50,13 +50,18 @@ def test_fig2_5_and_fig2_1_models_per_beta_and_activation():
     assert [n[0].activation for n in by_act.values()] == ["relu", "softplus"]
 
 
-def test_cli_writes_json_with_run_info(tmp_path, monkeypatch):
-    fast = {**idx._CONFIGS["fig2_3b"]["fast"], **TINY_23B}
-    monkeypatch.setitem(idx._CONFIGS, "fig2_3b", {"fast": fast, "full": idx._CONFIGS["fig2_3b"]["full"]})
-    idx.main(["fig2_3b", "--scale", "fast"])
-    res = json.loads((tmp_path / "results" / "ch02_fig2_3b_fast.json").read_text())
-    assert res["filter_percentages"] == [0.125]
+def test_cli_writes_json_with_run_info(tmp_path):
+    sets = [f"{k}={json.dumps(v)}" for k, v in TINY_23B.items()]
+    idx.main(["fig2_3b", "--scale", "fast", "--tag", "tiny"] + [a for s in sets for a in ("--set", s)])
+    res = json.loads((tmp_path / "results" / "ch02_fig2_3b_fast_tiny.json").read_text())
+    assert res["filter_percentages"] == [0.125] and res["config"]["data"]["n_train"] == 256
+    assert res["config"]["data"]["side"] == 14  # --set merges into the default's nested dict
     assert res["run"]["device"] == "cpu" and res["run"]["seconds"] > 0 and "torch" in res["run"]
+
+
+def test_offline_stand_in_of_full_size_mnist():
+    tr, te = idx.mnist_data(dict(data=dict(source="mnist-small", n_train=60000, n_test=10000, seed=0)))
+    assert (len(tr), len(te)) == (4000, 1000)
 
 
 def test_fig2_3b_full_is_the_thesis_setup():

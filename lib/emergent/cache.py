@@ -133,6 +133,21 @@ def cached(name: str, config: Mapping[str, Any], compute: Callable[[], Any], *, 
     return load(path) if fmt == "json" else result
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """``["widths=[16,32]", "epochs=5"]`` -> ``{"widths": [16, 32], "epochs": 5}`` (values as JSON, else
+    as plain strings): the ``--set`` option of the experiment CLIs."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def load_result(name: str) -> Any | None:
     """Load ``results/<name>.json`` (a committed full-scale result), or ``None`` if it is not there."""
     path = results_dir() / f"{name}.json"

@@ -214,7 +214,8 @@ def mnist_data(cfg: dict, device: Any = None) -> tuple[data.ArrayDataset, data.A
 
     def small():
         ds = data.mnist_small("cpu")
-        tr, te = ds.split(d["n_test"] / len(ds), seed=d["seed"])
+        n_test = min(d["n_test"], len(ds) // 5)  # the stand-in of a full-size request: 4,000 / 1,000
+        tr, te = ds.split(n_test / len(ds), seed=d["seed"])
         return tr.subset(d["n_train"], seed=d["seed"]) if d["n_train"] < len(tr) else tr, te
 
     if src == "mnist-small":
@@ -895,13 +896,17 @@ def main(argv: list[str] | None = None) -> None:
                                 description="Run a chapter-2 experiment and write results/ch02_<figure>_<scale>.json.")
     p.add_argument("figure", choices=list(FIGURES) + ["all"])
     p.add_argument("--scale", choices=["fast", "full"], default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one configuration entry, VALUE as JSON (e.g. --set 'widths=[16,32]'); repeatable")
+    p.add_argument("--tag", default="", help="suffix of the output name: results/ch02_<figure>_<scale>_<tag>.json")
     a = p.parse_args(argv)
     sc = _scale(a.scale)
+    changes = cache.parse_overrides(a.set)
     for fig in (FIGURES if a.figure == "all" else [a.figure]):
         t = time.perf_counter()
-        res = _RUNNERS[fig](None, sc)
+        res = _RUNNERS[fig](changes or None, sc)
         res["run"] = run_info(time.perf_counter() - t)
-        path = cache.save_result(f"ch02_{fig}_{sc}", res)
+        path = cache.save_result(f"ch02_{fig}_{sc}" + (f"_{a.tag}" if a.tag else ""), res)
         print(f"{fig}: wrote {path} ({time.perf_counter() - t:.0f} s)")
 
 
