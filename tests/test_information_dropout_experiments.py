@@ -70,3 +70,13 @@ def test_fig2_3b_full_is_the_thesis_setup():
     assert cfg["milestones"] == [80, 120] and cfg["data"]["source"] == "cifar10"
     net = idx._fig23b_net(cfg, "information", 0.25, 1)
     assert net.activation == "softplus" and [l.f.out_channels for l in net.id_layers] == [24, 48]
+
+
+def test_precomputed_says_how_to_make_a_missing_result(tmp_path, capsys):
+    assert idx.precomputed("fig2_2", "fast", tag="seed1") is None
+    assert "--scale fast --tag seed1" in capsys.readouterr().out
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "ch02_fig2_2_fast_seed1.json").write_text(json.dumps(
+        {"betas": [0.1], "run": {"device_name": "x CPU", "threads": 1, "seconds": 80.0, "date": "d"}}))
+    assert idx.precomputed("fig2_2", "fast", tag="seed1")["betas"] == [0.1]
+    assert "made on x CPU (1 thread(s)) in 80 s" in capsys.readouterr().out

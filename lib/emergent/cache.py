@@ -154,6 +154,19 @@ def load_result(name: str) -> Any | None:
     return load(path) if path.exists() else None
 
 
+def precomputed(name: str, command: str) -> Any | None:
+    """``results/<name>.json`` if it is there, printing how and where it was made (its ``"run"`` record);
+    else ``None``, printing the ``command`` that makes it."""
+    res = load_result(name)
+    if res is None:
+        print(f"results/{name}.json is not there; make it with `{command}`")
+        return None
+    run = res.get("run", {}) if isinstance(res, dict) else {}
+    print(f"results/{name}.json: made on {run.get('device_name', '?')} ({run.get('threads', '?')} thread(s)) "
+          f"in {run.get('seconds', float('nan')):.0f} s, {run.get('date', '?')}")
+    return res
+
+
 def save_result(name: str, obj: Any) -> Path:
     """Write ``results/<name>.json`` atomically (the CLIs of the experiments use it)."""
     return save(results_dir() / f"{name}.json", obj)

@@ -403,16 +403,11 @@ def train_one(kind: str = "blur", onset: int = 0, duration: int = 16, lr_mode: s
 def precomputed(figure: str, scale: str = "full", seeds: int | None = None) -> dict | None:
     """The result the CLI wrote for ``figure`` (``results/ch06_<figure>_<scale>[_<seeds>seeds].json``),
     or ``None`` if it is not there; prints which file it is and how it was made (or how to make it)."""
+    extra = f" --seeds {seeds}" if seeds else ""
     name = f"ch06_{figure}_{scale}" + (f"_{seeds}seeds" if seeds else "")
-    res = cache.load_result(name)
-    if res is None:
-        extra = f" --seeds {seeds}" if seeds else ""
-        print(f"results/{name}.json is not there; make it with "
-              f"`python -m emergent.experiments.critical_periods {figure} --scale {scale}{extra}`")
-        return None
-    run = res.get("run", {})
-    print(f"results/{name}.json: {len(res['config']['seeds'])} seed(s), made on {run.get('device_name', '?')} "
-          f"({run.get('threads', '?')} thread(s)) in {run.get('seconds', float('nan')):.0f} s, {run.get('date', '?')}")
+    res = cache.precomputed(name, f"python -m emergent.experiments.critical_periods {figure} --scale {scale}{extra}")
+    if res is not None:
+        print(f"  {len(res['config']['seeds'])} seed(s)")
     return res
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "run_fig2_3",
     "run_fig2_3b",
     "fig2_3b_models",
+    "precomputed",
     "run_fig2_4",
     "run_fig2_5",
     "run_fig2_6",
@@ -880,6 +881,14 @@ def grid_ref(r: int, c: int, cols: int) -> dict:
     i = r * cols + c + 1
     sx = "" if i == 1 else str(i)
     return {"xaxis": f"x{sx}", "yaxis": f"y{sx}"}
+
+
+def precomputed(figure: str, scale: str = "full", tag: str = "") -> dict | None:
+    """The result the CLI wrote for ``figure`` (``results/ch02_<figure>_<scale>[_<tag>].json``), or ``None``
+    if it is not there; prints which file it is and how it was made (or how to make it)."""
+    name = f"ch02_{figure}_{scale}" + (f"_{tag}" if tag else "")
+    how = f"python -m emergent.experiments.information_dropout {figure} --scale {scale}" + (f" --tag {tag}" if tag else "")
+    return cache.precomputed(name, how)
 
 
 # --------------------------------------------------------------------------------------------------
