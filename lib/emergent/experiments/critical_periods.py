@@ -7,7 +7,8 @@ One function per figure, each ``run_<figure>(config=None, scale=None) -> dict``:
   the fixed-learning-rate control; the clean learning curve.
 * :func:`run_sensitivity` (Fig 6.1C): accuracy lost to a short blur window ``[onset, onset+L)``
   compared with the clean run at the same epoch.
-* :func:`run_deficits` (Fig 6.2 left): blur, vertical flip, label permutation, white noise.
+* :func:`run_deficits` (Fig 6.2 left): blur, vertical flip, label permutation, white noise, and a
+  late-start control (a fresh net trained only on the clean phase).
 * :func:`run_depth` (Fig 6.2 right): the blur effect for fully connected nets of depth 1–4.
 * :func:`run_artefact` (Fig 6.3): constant vs annealed learning rate, Adam vs SGD, weight decay.
 * :func:`run_fisher` (Figs 6.4–6.5): trace of the Fisher information at log-spaced optimizer steps,
@@ -300,12 +301,28 @@ def run_sensitivity(config: dict | None = None, scale: str | None = None, progre
 
 
 def run_deficits(config: dict | None = None, scale: str | None = None, progress: Any = False) -> dict:
-    """Fig 6.2 left: final accuracy vs removal epoch for each deficit kind (annealed lr)."""
+    """Fig 6.2 left: final accuracy vs removal epoch for each deficit kind (annealed lr).
+
+    Also ``late_start``: a fresh network that trains only the ``clean`` epochs, at the learning rates the
+    clean phase of a deficit removed at ``t0`` gets — what a deficit that taught nothing, but used up the
+    early high-rate epochs, would leave (our control, not in the thesis); and ``cnn``: three deficits for
+    the small BatchNorm CNN at one removal epoch.
+    """
     cfg = _merge(config, scale)
     out = {"config": cfg, "t0": cfg["kind_t0s"], "kinds": cfg["kinds"]}
     for kind in cfg["kinds"]:
         r = _clean_and_removal(cfg, cfg["kind_t0s"], kind, "annealed", progress=progress)
         out[kind] = {k: r[k] for k in ("final", "final_seeds", "final_sd", "clean_same_epochs", "curves")}
+    # control: a fresh network that trains only the clean phase, at the learning rates that the clean phase of
+    # a deficit removed at t0 gets (what a deficit that taught nothing at all, but used up the epochs, would give)
+    late = [dict(_run(cfg, "none", 0, 0, seed=s, epochs=cfg["clean"]),
+                 lr=max(cfg["lr"] * cfg["lr_decay"] ** t, cfg.get("lr_min", 0.0)), late_start=t)
+            for t in cfg["kind_t0s"] if t > 0 for s in cfg["seeds"]]
+    late_recs = _sweep(cfg, late, name="late_start", progress=progress) if late else []
+    per_t0 = [[r["final_acc"] for r in late_recs if r["config"]["late_start"] == t] if t > 0
+              else [_acc_at(r, cfg["clean"]) for r in _clean_runs(cfg, max(cfg["kind_t0s"]) + cfg["clean"])]
+              for t in cfg["kind_t0s"]]
+    out["late_start"] = dict(final=[float(np.mean(a)) for a in per_t0], final_sd=[_sd(a) for a in per_t0])
     # the same question for a convolutional net, at one late removal epoch
     ccfg = dict(cfg, net=cfg["cnn_net"])
     t = cfg["cnn_t0"]
