@@ -51,6 +51,10 @@ def test_fisher_probes_log_spaced():
     run = f["runs"]["no deficit"]
     assert run["step"][0] == 0 and run["step"] == sorted(run["step"]) and len(run["step"]) >= 4
     assert set(run["layers"]) == {"fc1", "fc2"} and all(t > 0 for t in run["total"])
+    two = cp.run_fisher(dict(TINY, seeds=[0, 1]), "fast")
+    assert two["runs"]["no deficit"]["total"] == run["total"]  # the first seed's curves are the 1-seed run's
+    s = two["seeds"]["no deficit"]
+    assert s["seed"] == [0, 1] and s["total"][0] == run["total"] and s["total"][1] != run["total"]
 
 
 def test_cli_writes_results(tmp_path, monkeypatch):

@@ -379,30 +379,39 @@ def run_artefact(config: dict | None = None, scale: str | None = None, progress:
 
 
 def run_fisher(config: dict | None = None, scale: str | None = None, progress: Any = False) -> dict:
-    """Figs 6.4–6.5: tr F at log-spaced steps, total and per layer, for four schedules."""
+    """Figs 6.4–6.5: tr F at log-spaced steps, total and per layer, for four schedules.
+
+    ``runs[name]`` holds the first seed's curves (total, per layer, normalized per layer, accuracy);
+    ``seeds[name]`` the total trace and the final accuracy of every seed.
+    """
     cfg = _merge(config, scale)
+    seeds = cfg["seeds"]
     early, late = cfg["fisher_early"], cfg["fisher_late"]
     epochs = late + cfg["clean"]
     named = {"no deficit": ("none", 0), f"blur removed at {early}": ("blur", early),
              f"blur removed at {late}": ("blur", late), f"vertical flip until {late}": ("vertical_flip", late)}
-    runs = [_run(cfg, k, 0, t, epochs=epochs) for k, t in named.values()]
+    runs = [_run(cfg, k, 0, t, epochs=epochs, seed=s) for k, t in named.values() for s in seeds]
     recs = _sweep(cfg, runs, fisher=True, name="fisher", progress=progress)
     # the two phases of Fig 6.4 (left) are clearest with a constant learning rate (the pilot's setting)
     tp = cfg["two_phase"]
     hid = tuple(tp["hidden"]) if tp.get("hidden") else None
-    r2 = dict(_run(cfg, "none", 0, 0, lr_mode="constant", epochs=tp["epochs"]), lr=tp["lr"])
-    rec2 = _sweep(cfg, [r2], hidden=hid, fisher=True, name="fisher_two_phase", progress=progress)[0]
-    out = {"config": cfg, "epochs": epochs, "runs": {}}
+    r2 = [dict(_run(cfg, "none", 0, 0, lr_mode="constant", epochs=tp["epochs"], seed=s), lr=tp["lr"]) for s in seeds]
+    rec2 = _sweep(cfg, r2, hidden=hid, fisher=True, name="fisher_two_phase", progress=progress)
+    out = {"config": cfg, "epochs": epochs, "runs": {}, "seeds": {}}
     named = {**named, "two phases (constant lr)": None}
-    recs = list(recs) + [rec2]
-    for name, rec in zip(named, recs):
-        pr = rec["probes"]
+    recs = list(recs) + list(rec2)
+    S = len(seeds)
+    for i, name in enumerate(named):
+        group = recs[i * S:(i + 1) * S]
+        rec, pr = group[0], group[0]["probes"]
         out["runs"][name] = dict(
             kind=rec["config"]["kind"], end=rec["config"]["end"],
             step=[p["step"] for p in pr], epoch=[p["epoch"] for p in pr], total=[p["total"] for p in pr],
             layers={k: [p["layers"][k] for p in pr] for k in pr[0]["layers"]},
             relative={k: [p["relative"][k] for p in pr] for k in pr[0]["relative"]},
             acc_epoch=rec["eval_epochs"], acc=rec["test_acc"], final_acc=rec["final_acc"])
+        out["seeds"][name] = dict(seed=[r["seed"] for r in group], final_acc=[r["final_acc"] for r in group],
+                                  total=[[p["total"] for p in r["probes"]] for r in group])
     return out
 
 
