@@ -536,13 +536,18 @@ def fig2_3_models(method: str, width: int, config: dict | None = None, scale: st
     return [p.eval() for p in models.members_of(m)], betas, cfg
 
 
+def _sample_sd(values: Sequence[float]) -> float:
+    """Sample standard deviation over seeds (ddof = 1; 0 for a single seed), as in Chapter 6."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def _method_sweep(cfg: dict, tr: Any, te: Any, sizes: Sequence, weights_name: str,
                   build: Callable[[str, Any, int], torch.nn.Module]) -> dict:
     """Train (or load) every (size, noise method) of Fig. 2.3, ``seeds`` runs packed per model (and per β
     for Information Dropout); evaluate deterministically after the BatchNorm dry run.
 
     ``build(method, size, members)`` makes the packed network. Returns the errors per label and size (lists
-    per seed), their mean and standard deviation over seeds, and for Information Dropout the mean learned
+    per seed), their mean and sample standard deviation over seeds, and for Information Dropout the mean learned
     α and the KL per noisy layer.
     """
     labels = ["none", "binary", "lognormal"] + [f"information β={b:g}" for b in cfg["id_betas"]]
@@ -566,7 +571,7 @@ def _method_sweep(cfg: dict, tr: Any, te: Any, sizes: Sequence, weights_name: st
                         kl[lab].setdefault(str(size), []).append(
                             [r["total"] for r in measures.kl_per_layer(net, te.x)])
     mean = {lab: [float(np.mean(errors[lab][str(w)])) for w in sizes] for lab in labels}
-    std = {lab: [float(np.std(errors[lab][str(w)])) for w in sizes] for lab in labels}
+    std = {lab: [_sample_sd(errors[lab][str(w)]) for w in sizes] for lab in labels}
     alpha_mean = {lab: [np.mean(alpha[lab][str(w)], axis=0).tolist() for w in sizes] for lab in alpha}
     kl_mean = {lab: [np.mean(kl[lab][str(w)], axis=0).tolist() for w in sizes] for lab in kl}
     return dict(config=cfg, n_train=len(tr), n_test=len(te), labels=labels, errors=errors, mean=mean, std=std,
