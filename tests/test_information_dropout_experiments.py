@@ -33,8 +33,7 @@ def test_fig2_3b_sweep_and_models_share_the_cache(monkeypatch):
         raise AssertionError("fig2_3b_models retrained a network that the sweep had cached")
 
     monkeypatch.setattr(idx, "train_packed", no_training)
-    _, te = idx.mnist_data(idx._config("fig2_3b", TINY_23B, "fast"))
-    tr, _ = idx.mnist_data(idx._config("fig2_3b", TINY_23B, "fast"))
+    tr, te = idx.mnist_data(idx._config("fig2_3b", TINY_23B, "fast"))
     nets, betas, _ = idx.fig2_3b_models("binary", 0.125, TINY_23B, "fast")
     assert betas == [0.0, 0.0]
     assert [idx.error_D(n, tr, te) for n in nets] == pytest.approx(r["errors"]["binary"]["0.125"])

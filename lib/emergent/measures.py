@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import info
+from . import disentangle, info
 from .layers import InformationDropout, information_dropout_layers, noise_mode
 
 __all__ = [
@@ -289,9 +289,7 @@ def total_correlation(model: nn.Module | None = None, x: torch.Tensor | None = N
     tc = info.gaussian_tc_estimate(s, shrinkage=shrinkage)
     out = dict(tc=tc, tc_per_dim=tc / max(d, 1), d=d, n=n, shrinkage=shrinkage)
     if null:
-        rng = np.random.default_rng(seed)
-        perm = np.stack([rng.permutation(s[:, j]) for j in range(d)], axis=1) if d else s
-        out["null"] = info.gaussian_tc_estimate(perm, shrinkage=shrinkage)
+        out["null"] = disentangle.tc_permutation_null(s, seed, shrinkage=shrinkage)
         out["bias"] = info.gaussian_tc_bias(n, d) if (shrinkage is None and n - 1 >= d) else float("nan")
     return out
 

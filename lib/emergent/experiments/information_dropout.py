@@ -187,14 +187,6 @@ def _print_beta(figure: str, n_train: int, betas: Sequence[float]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# threads: small networks on a shared 2-core CPU run faster on one thread
-# --------------------------------------------------------------------------------------------------
-def _threads(dev: torch.device):
-    """See :func:`emergent.runtime.cpu_threads`."""
-    return cpu_threads(dev)
-
-
-# --------------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------------
 def _real_or_offline(name: str, fallback: Callable[[], tuple[data.ArrayDataset, data.ArrayDataset]]):
@@ -392,7 +384,7 @@ def _train_cached(name: str, cfg: dict, build: Callable[[], torch.nn.Module], tr
     def compute():
         torch.manual_seed(cfg["seed"])
         m = build().to(dev)
-        with _threads(dev):
+        with cpu_threads(dev):
             h = train_packed(m, train, betas, _trainer(cfg), n_train=n_train, seed=cfg["seed"])
         return {"state": {k: v.cpu() for k, v in m.state_dict().items()}, "history": h}
 
@@ -485,7 +477,7 @@ def run_fig2_2(config: dict | None = None, scale: str | None = None) -> dict:
                                  boxes=boxes[:k].cpu(), maps=[]),
                    test_error=[], kl_total=[], digit_fraction=[], digit_fraction_border1=[], region_kl=[],
                    layer_sizes=[])
-        with _threads(te.x.device):
+        with cpu_threads(te.x.device):
             for net in nets:
                 res["test_error"].append(error_D(net, tr, te))
                 maps = measures.kl_maps(net, te.x, subtract_min=False)
@@ -518,22 +510,34 @@ def _method_betas(cfg: dict, method: str) -> list[float]:
     return [b for b in cfg["id_betas"] for _ in range(S)] if method == "information" else [0.0] * S
 
 
-def _fig23_net(cfg: dict, method: str, width: int, members: int, in_features: int) -> torch.nn.Module:
-    return models.MLP(in_features, width, depth=3, method=method, activation="relu", alpha_max=cfg["alpha_max"],
-                      p=cfg["binary_p"], members=members)
+def _fig23_net(cfg: dict, method: str, width: int, members: int, train: Any) -> torch.nn.Module:
+    return models.MLP(int(np.prod(train.x.shape[1:])), width, depth=3, method=method, activation="relu",
+                      alpha_max=cfg["alpha_max"], p=cfg["binary_p"], members=members)
+
+
+def _method_models(figure: str, cfg: dict, method: str, size: Any, train: Any) -> tuple[torch.nn.Module, dict, list]:
+    """Train (or load) the packed model of one noise ``method`` and ``size`` (width or filter percentage) of
+    Fig. 2.3a/b: ``(model, history, β of each member)``. The sweep and the notebooks' widgets share it, so
+    they share one cache entry."""
+    betas = _method_betas(cfg, method)
+    m, h = _train_cached(f"ch02/{figure}_weights", dict(cfg, method=method, size=size),
+                         lambda: _FIG23_NETS[figure](cfg, method, size, len(betas), train), train, betas, len(train))
+    return m, h, betas
+
+
+def _method_networks(figure: str, method: str, size: Any, config: dict | None, scale: str | None
+                     ) -> tuple[list, list[float], dict]:
+    cfg = _config(figure, config, scale)
+    tr, _ = mnist_data(cfg)
+    m, _, betas = _method_models(figure, cfg, method, size, tr)
+    return [p.eval() for p in models.members_of(m)], betas, cfg
 
 
 def fig2_3_models(method: str, width: int, config: dict | None = None, scale: str | None = None
                   ) -> tuple[list, list[float], dict]:
     """The trained Fig. 2.3 networks of one ``method`` and ``width`` (eval mode; one per seed, and per β
     for Information Dropout), their β values, and the configuration used."""
-    cfg = _config("fig2_3", config, scale)
-    tr, _ = mnist_data(cfg)
-    d_in = int(np.prod(tr.x.shape[1:]))
-    betas = _method_betas(cfg, method)
-    m, _ = _train_cached("ch02/fig2_3_weights", dict(cfg, method=method, size=width),
-                         lambda: _fig23_net(cfg, method, width, len(betas), d_in), tr, betas, len(tr))
-    return [p.eval() for p in models.members_of(m)], betas, cfg
+    return _method_networks("fig2_3", method, width, config, scale)
 
 
 def _sample_sd(values: Sequence[float]) -> float:
@@ -541,12 +545,11 @@ def _sample_sd(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def _method_sweep(cfg: dict, tr: Any, te: Any, sizes: Sequence, weights_name: str,
-                  build: Callable[[str, Any, int], torch.nn.Module]) -> dict:
-    """Train (or load) every (size, noise method) of Fig. 2.3, ``seeds`` runs packed per model (and per β
+def _method_sweep(figure: str, cfg: dict, tr: Any, te: Any, sizes: Sequence) -> dict:
+    """Train (or load) every (size, noise method) of Fig. 2.3a/b, ``seeds`` runs packed per model (and per β
     for Information Dropout); evaluate deterministically after the BatchNorm dry run.
 
-    ``build(method, size, members)`` makes the packed network. Returns the errors per label and size (lists
+    Returns the errors per label and size (lists
     per seed), their mean and sample standard deviation over seeds, and for Information Dropout the mean learned
     α and the KL per noisy layer.
     """
@@ -557,11 +560,9 @@ def _method_sweep(cfg: dict, tr: Any, te: Any, sizes: Sequence, weights_name: st
     secs = 0.0
     for size in sizes:
         for method in _FIG23_METHODS:
-            betas = _method_betas(cfg, method)
-            m, h = _train_cached(weights_name, dict(cfg, method=method, size=size),
-                                 lambda: build(method, size, len(betas)), tr, betas, len(tr))
+            m, h, betas = _method_models(figure, cfg, method, size, tr)
             secs += h["seconds"]
-            with _threads(te.x.device):
+            with cpu_threads(te.x.device):
                 for e, net in enumerate(models.members_of(m)):
                     lab = method if method != "information" else f"information β={betas[e]:g}"
                     errors[lab].setdefault(str(size), []).append(error_D(net, tr, te))
@@ -592,9 +593,7 @@ def run_fig2_3(config: dict | None = None, scale: str | None = None) -> dict:
 
     def compute():
         tr, te = mnist_data(cfg)
-        d_in = int(np.prod(tr.x.shape[1:]))
-        res = _method_sweep(cfg, tr, te, cfg["widths"], "ch02/fig2_3_weights",
-                            lambda method, w, e: _fig23_net(cfg, method, w, e, d_in))
+        res = _method_sweep("fig2_3", cfg, tr, te, cfg["widths"])
         return dict(figure="2.3a", widths=cfg["widths"], **res)
 
     out = cache.cached("ch02/fig2_3", cfg, compute)
@@ -602,7 +601,7 @@ def run_fig2_3(config: dict | None = None, scale: str | None = None) -> dict:
     return out
 
 
-def _fig23b_net(cfg: dict, method: str, fp: float, members: int) -> torch.nn.Module:
+def _fig23b_net(cfg: dict, method: str, fp: float, members: int, train: Any = None) -> torch.nn.Module:
     c = 3 if cfg["data"]["source"] == "cifar10" else 1
     kw = dict(method=method, activation="softplus", alpha_max=cfg["alpha_max"], p=cfg["binary_p"],
               members=members, in_channels=c)
@@ -615,12 +614,10 @@ def fig2_3b_models(method: str, filter_percentage: float, config: dict | None = 
                    ) -> tuple[list, list[float], dict]:
     """The trained Fig. 2.3b networks of one ``method`` and ``filter_percentage`` (eval mode; one per seed,
     and per β for Information Dropout), their β values, and the configuration used."""
-    cfg = _config("fig2_3b", config, scale)
-    tr, _ = mnist_data(cfg)
-    betas = _method_betas(cfg, method)
-    m, _ = _train_cached("ch02/fig2_3b_weights", dict(cfg, method=method, size=filter_percentage),
-                         lambda: _fig23b_net(cfg, method, filter_percentage, len(betas)), tr, betas, len(tr))
-    return [p.eval() for p in models.members_of(m)], betas, cfg
+    return _method_networks("fig2_3b", method, filter_percentage, config, scale)
+
+
+_FIG23_NETS: dict[str, Callable[..., torch.nn.Module]] = {"fig2_3": _fig23_net, "fig2_3b": _fig23b_net}
 
 
 def run_fig2_3b(config: dict | None = None, scale: str | None = None) -> dict:
@@ -631,8 +628,7 @@ def run_fig2_3b(config: dict | None = None, scale: str | None = None) -> dict:
 
     def compute():
         tr, te = mnist_data(cfg)
-        res = _method_sweep(cfg, tr, te, cfg["filter_percentages"], "ch02/fig2_3b_weights",
-                            lambda method, fp, e: _fig23b_net(cfg, method, fp, e))
+        res = _method_sweep("fig2_3b", cfg, tr, te, cfg["filter_percentages"])
         return dict(figure="2.3b", filter_percentages=cfg["filter_percentages"], **res)
 
     out = cache.cached("ch02/fig2_3b", cfg, compute)
@@ -674,7 +670,7 @@ def run_fig2_4(config: dict | None = None, scale: str | None = None) -> dict:
                    nuisance={str(l): [] for l in cfg["probe_layers"]}, probe_shapes={},
                    examples=dict(images=te.x[:8].cpu().numpy().round(3), labels=te.y[:8].cpu(),
                                  nuisance=te.meta["nuisance"][:8].cpu(), class_names=list(te.class_names)))
-        with _threads(te.x.device):
+        with cpu_threads(te.x.device):
             for i, net in enumerate(nets):
                 t0 = time.perf_counter()
                 ev = measures.evaluate_modes(net, te, bn_data=tr.x[:2000], repeats=3)
@@ -732,7 +728,7 @@ def run_fig2_5(config: dict | None = None, scale: str | None = None) -> dict:
         res = dict(figure="2.5", config=cfg, n_train=len(tr), n_test=len(te), betas=cfg["betas"],
                    beta_over_n=[b / len(tr) for b in cfg["betas"]], test_error=[], test_error_noisy=[], tc=[],
                    tc_per_dim=[], tc_null=[], tc_lw=[], d=[], kl_total=[], corr_examples=[])
-        with _threads(te.x.device):
+        with cpu_threads(te.x.device):
             for net in nets:
                 res["test_error"].append(error_D(net, tr, te))
                 res["test_error_noisy"].append(measures.error(net, te, noisy=True, repeats=3))
@@ -781,7 +777,7 @@ def run_fig2_1(config: dict | None = None, scale: str | None = None) -> dict:
         tr, te = mnist_data(cfg)
         res = dict(figure="2.1", config=cfg, n_train=len(tr), n_test=len(te), betas=cfg["betas"],
                    beta_over_n=[b / len(tr) for b in cfg["betas"]], by_activation={})
-        with _threads(te.x.device):
+        with cpu_threads(te.x.device):
             for act, lst in nets.items():
                 rows = []
                 for net in lst:
@@ -843,7 +839,7 @@ def run_fig2_6(config: dict | None = None, scale: str | None = None) -> dict:
         res = dict(figure="2.6", config=cfg, n_train=len(tr), n_test=len(te), beta=cfg["beta"],
                    beta_over_n=cfg["beta"] / len(tr), filter_percentages=cfg["filter_percentages"], kl_total=[],
                    kl_per_unit=[], units=[], channels=[], alpha_mean=[], test_error=[])
-        with _threads(te.x.device):
+        with cpu_threads(te.x.device):
             for net in nets:
                 rows = measures.kl_per_layer(net, te.x)
                 res["kl_total"].append([r["total"] for r in rows])
