@@ -1,4 +1,6 @@
-"""Repository hygiene: notebooks without outputs, environment.yml consistent with pyproject.toml."""
+"""Repository hygiene: notebooks without outputs, the house standard, the table of contents.
+
+(The lock and what installs it are checked in test_lock.py.)"""
 from __future__ import annotations
 
 import json
@@ -41,32 +43,3 @@ def test_every_notebook_is_in_the_toc():
     toc = (ROOT / "_toc.yml").read_text()
     missing = [str(nb.relative_to(ROOT)) for nb in NOTEBOOKS if str(nb.relative_to(ROOT).with_suffix("")) not in toc]
     assert not missing, missing
-
-
-def _pins(lines):
-    out = {}
-    for line in lines:
-        m = re.match(r"^\s*-?\s*\"?([A-Za-z0-9_.\-]+)\s*(==|>=|<=|~=|<|>)\s*([^\s\",;#]+)", line)
-        if m:
-            out[m.group(1).lower().replace("_", "-")] = (m.group(2), m.group(3))
-    return out
-
-
-def test_environment_yml_pins_match_pyproject():
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = list(project["dependencies"])
-    for extra in project["optional-dependencies"].values():
-        declared += extra
-    py_pins = _pins(declared)
-    env_text = (ROOT / "environment.yml").read_text()
-    env_pins = _pins(env_text.splitlines())
-    assert "python=3.11" in env_text.replace(" ", "")
-    shared = set(py_pins) & set(env_pins)
-    assert {"torch", "plotly", "ipywidgets", "jupyterlab"} <= shared, shared
-    for name in shared:
-        assert env_pins[name] == py_pins[name], f"{name}: environment.yml {env_pins[name]} vs pyproject {py_pins[name]}"
-    assert "-e ." in env_text or "- ." in env_text, "environment.yml must install the package itself"
