@@ -85,3 +85,59 @@ def test_parse_overrides_reads_json_values():
         "widths": [16, 32], "epochs": 5, "arch": "small_all_cnn", "data": {"n_train": 100}}
     with pytest.raises(ValueError):
         parse_overrides(["no-equals-sign"])
+
+
+def _count_calls(value):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return value
+
+    return compute, calls
+
+
+def test_truncated_json_is_recomputed_with_a_warning(tmp_path):
+    value = {"acc": [0.5, 0.75], "name": "x" * 200}
+    compute, calls = _count_calls(value)
+    assert cache.cached("exp/j", {"n": 1}, compute, root=tmp_path) == value
+    path = cache.key_path("exp/j", {"n": 1}, root=tmp_path)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])  # cut in half
+    with pytest.warns(cache.CorruptCacheWarning, match=path.name):
+        assert cache.cached("exp/j", {"n": 1}, compute, root=tmp_path) == value
+    assert len(calls) == 2
+    assert json.loads(path.read_text()) == value  # overwritten with a whole file
+    assert cache.cached("exp/j", {"n": 1}, compute, root=tmp_path) == value and len(calls) == 2
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated"])
+def test_corrupt_pt_is_recomputed_with_a_warning(tmp_path, damage):
+    value = {"w": torch.arange(50.0), "history": [1, 2]}
+    compute, calls = _count_calls(value)
+    cache.cached("exp/p", {"n": 1}, compute, fmt="pt", root=tmp_path)
+    path = cache.key_path("exp/p", {"n": 1}, "pt", root=tmp_path)
+    good = path.read_bytes()
+    path.write_bytes({"garbage": b"\x80\x04not a pickle at all \x00\xff" * 8, "empty": b"",
+                      "truncated": good[: len(good) // 2]}[damage])
+    with pytest.warns(cache.CorruptCacheWarning, match=path.name):
+        out = cache.cached("exp/p", {"n": 1}, compute, fmt="pt", root=tmp_path)
+    assert len(calls) == 2 and torch.equal(out["w"], value["w"]) and out["history"] == [1, 2]
+    again = cache.cached("exp/p", {"n": 1}, lambda: pytest.fail("recomputed a repaired file"), fmt="pt", root=tmp_path)
+    assert torch.equal(again["w"], value["w"])
+
+
+def test_check_config_names_unknown_keys_and_the_valid_ones():
+    fast = {"epochs": 1, "data": {"n_train": 10, "seed": 0}}
+    full = {"epochs": 2, "arch": "big", "data": {"n_train": 100, "seed": 0}}
+    cache.check_config(None, fast, full)
+    cache.check_config({"epochs": 3, "arch": "x", "data": {"seed": 1}}, fast, full)  # keys of either template
+    cache.check_config({"side": 3}, fast, {"side": None})
+    with pytest.raises(cache.ConfigError) as e:
+        cache.check_config({"epoch": 3}, fast, full, what="fig")
+    msg = str(e.value)
+    assert "'epoch'" in msg and all(k in msg for k in ("epochs", "arch", "data"))
+    with pytest.raises(ValueError, match="data.n_trian") as e:  # a ConfigError is a ValueError
+        cache.check_config({"data": {"n_trian": 3}}, fast, full)
+    assert "n_train" in str(e.value)

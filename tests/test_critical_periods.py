@@ -94,3 +94,51 @@ def test_cli_seeds_suffix_and_precomputed(tmp_path, monkeypatch, capsys):
     res = cp.precomputed("depth", "fast", seeds=2)
     assert res["config"]["seeds"] == [0, 1] and len(res["rows"][0]["drop_seeds"]) == 2
     assert isinstance(res["run"]["seconds"], float) and "2 seed(s)" in capsys.readouterr().out
+
+
+def _no_training(monkeypatch):
+    def fail(*a, **k):
+        raise AssertionError("trained with a configuration that should have been refused")
+
+    monkeypatch.setattr(cp, "train_sweep", fail)
+    monkeypatch.setattr(cp, "load_data", fail)
+
+
+@pytest.mark.parametrize("figure", cp.FIGURES)
+def test_unknown_config_key_is_refused_before_training(monkeypatch, figure):
+    from emergent.cache import ConfigError
+
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match="'nope'") as e:
+        cp._RUNNERS[figure](dict(TINY, nope=1), "fast")
+    assert "clean" in str(e.value)  # lists the valid keys
+    with pytest.raises(ConfigError, match="'net.hiden'"):
+        cp._RUNNERS[figure](dict(TINY, net=dict(kind="mlp", in_shape=(1, 7, 7), hiden=(16,))), "fast")
+
+
+def test_unknown_config_key_in_default_config_and_train_one(monkeypatch):
+    from emergent.cache import ConfigError
+
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match="'nope'"):
+        cp.default_config("fast", nope=1)
+    with pytest.raises(ConfigError, match="'nope'"):
+        cp.train_one(config={"nope": 1}, scale="fast")
+    assert cp.default_config("fast", **cp.default_config("full"))["clean"] == 160  # every real key passes
+
+
+def test_cli_refuses_an_unknown_key_before_training(tmp_path, monkeypatch, capsys):
+    _no_training(monkeypatch)
+    with pytest.raises(SystemExit) as e:
+        cp.main(["removal", "--scale", "fast", "--set", "nope=1"])
+    assert e.value.code != 0
+    err = capsys.readouterr().err
+    assert "nope" in err and "clean" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_cli_set_and_tag(tmp_path, monkeypatch):
+    monkeypatch.setattr(cp, "_BASE", {"fast": {**cp._BASE["fast"], **TINY}, "full": cp._BASE["full"]})
+    cp.main(["removal", "--scale", "fast", "--set", "t0s=[0, 1]", "--tag", "t1"])
+    res = json.loads((tmp_path / "results" / "ch06_removal_fast_t1.json").read_text())
+    assert res["t0"] == [0, 1] and res["config"]["t0s"] == [0, 1]

@@ -79,3 +79,77 @@ def test_precomputed_says_how_to_make_a_missing_result(tmp_path, capsys):
         {"betas": [0.1], "run": {"device_name": "x CPU", "threads": 1, "seconds": 80.0, "date": "d"}}))
     assert idx.precomputed("fig2_2", "fast", tag="seed1")["betas"] == [0.1]
     assert "made on x CPU (1 thread(s)) in 80 s" in capsys.readouterr().out
+
+
+def _no_training(monkeypatch):
+    def fail(*a, **k):
+        raise AssertionError("trained with a configuration that should have been refused")
+
+    monkeypatch.setattr(idx, "train_packed", fail)
+    for name in ("mnist_data", "cluttered_data", "occluded_data"):
+        monkeypatch.setattr(idx, name, fail)
+
+
+@pytest.mark.parametrize("figure", idx.FIGURES)
+def test_unknown_config_key_is_refused_before_training(monkeypatch, figure):
+    from emergent.cache import ConfigError
+
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match="'nope'") as e:
+        idx._RUNNERS[figure]({"nope": 1}, "fast")
+    assert "epochs" in str(e.value)  # lists the valid keys
+    models_of = {"fig2_1": lambda c: idx.fig2_1_models(c, "fast"), "fig2_2": lambda c: idx.fig2_2_models(c, "fast"),
+                 "fig2_3": lambda c: idx.fig2_3_models("information", 16, c, "fast"),
+                 "fig2_3b": lambda c: idx.fig2_3b_models("information", 0.25, c, "fast"),
+                 "fig2_4": lambda c: idx.fig2_4_models(c, "fast"), "fig2_5": lambda c: idx.fig2_5_models(c, "fast"),
+                 "fig2_6": lambda c: idx.fig2_6_models(c, "fast")}
+    with pytest.raises(ConfigError, match="'nope'"):
+        models_of[figure]({"nope": 1})
+
+
+def test_nested_and_optional_keys(monkeypatch):
+    from emergent.cache import ConfigError
+
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match="data.n_trian"):
+        idx.run_fig2_3({"data": {"n_trian": 10}}, "fast")
+    with pytest.raises(ConfigError, match="'widths'"):  # fig2_3's key, not fig2_5's
+        idx.run_fig2_5({"widths": [16]}, "fast")
+    # keys of the other scale, and those the code reads with a default, are accepted
+    cfg = idx._config("fig2_5", {"activation": "relu", "weight_decay": 1e-4, "milestones": [2], "arch": "mlp",
+                                 "data": {"side": 14}}, "fast")
+    assert cfg["weight_decay"] == 1e-4 and cfg["data"]["side"] == 14 and cfg["data"]["n_train"] == 4000
+    for fig in idx.FIGURES:  # a merged configuration goes back in unchanged (the figures do this internally)
+        for sc in ("fast", "full"):
+            cfg = idx._config(fig, None, sc)
+            assert idx._config(fig, cfg, sc) == cfg
+
+
+def test_cli_refuses_an_unknown_key_with_an_error_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, EMERGENT_RESULTS=str(tmp_path / "results"), EMERGENT_CACHE=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-m", "emergent.experiments.information_dropout", "fig2_2", "--set", "nope=1"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode != 0
+    assert "nope" in out.stderr and "epochs" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()
+
+
+def test_cli_checks_every_figure_and_the_device_first(tmp_path, monkeypatch, capsys):
+    import torch
+
+    def fail(*a, **k):
+        raise AssertionError("ran a figure before checking the others")
+
+    monkeypatch.setattr(idx, "_RUNNERS", {f: fail for f in idx.FIGURES})
+    with pytest.raises(SystemExit) as e:  # widths is a key of fig2_3 only
+        idx.main(["all", "--scale", "fast", "--set", "widths=[16]"])
+    assert e.value.code != 0 and "widths" in capsys.readouterr().err
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("EMERGENT_DEVICE", "cuda")
+    with pytest.raises(SystemExit) as e:
+        idx.main(["fig2_5", "--scale", "fast"])
+    assert e.value.code != 0 and "'cuda'" in capsys.readouterr().err

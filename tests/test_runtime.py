@@ -67,3 +67,53 @@ def test_run_info_records_where_and_when():
     info = run_info(12.345, "cpu")
     assert info["device"] == "cpu" and info["seconds"] == 12.3
     assert info["torch"] == torch.__version__ and info["cpu_count"] >= 1 and info["date"].endswith("UTC")
+
+
+def _no_accelerators(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if getattr(torch.backends, "mps", None) is not None:
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("asked", ["cuda", "cuda:0", "mps", "gpu", "cuda:x"])
+def test_device_that_is_not_there_says_what_is(monkeypatch, asked):
+    _no_accelerators(monkeypatch)
+    monkeypatch.setenv("EMERGENT_DEVICE", asked)
+    with pytest.raises(ValueError, match="EMERGENT_DEVICE") as e:
+        runtime.device()
+    assert repr(asked) in str(e.value) and "cpu" in str(e.value)
+    monkeypatch.delenv("EMERGENT_DEVICE")
+    with pytest.raises(ValueError) as e:
+        runtime.device(asked)
+    assert repr(asked) in str(e.value) and "cpu" in str(e.value)
+
+
+def test_device_fails_at_once_not_in_data_loading(monkeypatch):
+    from emergent.data import ArrayDataset
+
+    _no_accelerators(monkeypatch)
+    monkeypatch.setenv("EMERGENT_DEVICE", "cuda")
+    ds = ArrayDataset(torch.zeros(4, 1, 2, 2), torch.zeros(4, dtype=torch.long), {"name": "t"})
+    with pytest.raises(ValueError, match="'cuda'"):
+        ds.to()
+
+
+def test_cuda_index_beyond_the_count(monkeypatch):
+    monkeypatch.delenv("EMERGENT_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert runtime.device("cuda:1") == torch.device("cuda:1")
+    assert runtime.device("cuda") == torch.device("cuda")
+    with pytest.raises(ValueError, match="'cuda:2'") as e:
+        runtime.device("cuda:2")
+    assert "cuda:0" in str(e.value) and "cuda:1" in str(e.value)
+
+
+def test_valid_forced_devices_keep_working(monkeypatch):
+    _no_accelerators(monkeypatch)
+    monkeypatch.setenv("EMERGENT_DEVICE", "cpu")
+    assert runtime.device() == torch.device("cpu")
+    monkeypatch.setenv("EMERGENT_DEVICE", " CPU ")
+    assert runtime.device() == torch.device("cpu")
+    assert runtime.device(torch.device("cpu")) == torch.device("cpu")
+    assert runtime.available_devices() == ["cpu"]

@@ -10,7 +10,12 @@ Usage::
     result = cache.cached("ch02/fig2_3", config, lambda: train_everything(config))
 
 Results are JSON (dicts of lists, numbers, strings; NumPy arrays and tensors are converted) or,
-with ``fmt="pt"``, anything ``torch.save`` can store.
+with ``fmt="pt"``, anything ``torch.save`` can store. A stored file that cannot be read (cut short by
+a full disk or a copy, corrupted) is recomputed and overwritten, with a :class:`CorruptCacheWarning`
+naming it.
+
+The experiment modules merge a reader's configuration changes into a figure's defaults; they check
+them first with :func:`check_config`, so that a misspelt key fails at once instead of being ignored.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -117,17 +123,28 @@ def load(path: Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+class CorruptCacheWarning(UserWarning):
+    """A cached result could not be read (a truncated or corrupt file); it is recomputed and overwritten."""
+
+
 def cached(name: str, config: Mapping[str, Any], compute: Callable[[], Any], *, fmt: str = "json",
            refresh: bool = False, root: Path | None = None) -> Any:
     """Return the stored result of ``name`` with ``config``; compute, store and return it if absent.
 
     ``refresh=True`` (or ``$EMERGENT_REFRESH=1``) recomputes. The stored JSON round-trips through
-    :func:`to_jsonable`, so the returned value is the same whether it was computed or loaded.
+    :func:`to_jsonable`, so the returned value is the same whether it was computed or loaded. A stored
+    file that cannot be read (truncated, corrupt) is recomputed and overwritten, with a one-line
+    :class:`CorruptCacheWarning` naming the file.
     """
     path = key_path(name, config, fmt, root)
     refresh = refresh or os.environ.get("EMERGENT_REFRESH", "") not in ("", "0")
     if path.exists() and not refresh:
-        return load(path)
+        try:
+            return load(path)
+        except Exception as e:  # JSONDecodeError, UnicodeDecodeError, UnpicklingError, EOFError, RuntimeError, ...
+            why = (str(e).splitlines() or [""])[0][:120]
+            warnings.warn(f"cache file {path} is unreadable ({type(e).__name__}: {why}); recomputing and overwriting it",
+                          CorruptCacheWarning, stacklevel=2)
     result = compute()
     save(path, result)
     return load(path) if fmt == "json" else result
@@ -146,6 +163,60 @@ def parse_overrides(items: list[str]) -> dict:
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
+
+
+class ConfigError(ValueError):
+    """A configuration names a key (or a nested key) that the experiment does not have."""
+
+
+def _union_keys(templates: list[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Every key of ``templates`` -> the templates' values there that are mappings (for nested keys)."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for t in templates:
+        for k, v in t.items():
+            out.setdefault(str(k), [])
+            if isinstance(v, Mapping):
+                out[str(k)].append(v)
+    return out
+
+
+def _unknown_keys(config: Mapping[str, Any], templates: list[Mapping[str, Any]], prefix: str = ""
+                  ) -> list[tuple[str, list[str]]]:
+    valid = _union_keys(templates)
+    bad: list[tuple[str, list[str]]] = []
+    for k, v in config.items():
+        if str(k) not in valid:
+            bad.append((prefix + str(k), sorted(valid)))
+        elif valid[str(k)] and isinstance(v, Mapping):
+            bad += _unknown_keys(v, valid[str(k)], f"{prefix}{k}.")
+    return bad
+
+
+def check_config(config: Mapping[str, Any] | None, *valid: Mapping[str, Any], what: str = "the configuration") -> None:
+    """Raise :class:`ConfigError` if ``config`` has a key that none of the ``valid`` templates has.
+
+    The valid keys are those of the templates together (e.g. a figure's fast and full defaults, and the
+    optional keys its code reads); where a template's value is a mapping (``data=dict(...)``) and so is the
+    config's, its keys are checked the same way against those templates' keys. The message lists the
+    valid keys.
+    """
+    if not config:
+        return
+    bad = _unknown_keys(config, list(valid))
+    if bad:
+        import difflib
+
+        def name(key: str, options: list[str]) -> str:
+            close = difflib.get_close_matches(key.rpartition(".")[2], options, n=1)
+            return repr(key) + (f" (did you mean {close[0]!r}?)" if close else "")
+
+        names = ", ".join(name(k, options) for k, options in bad)
+        levels: dict[str, list[str]] = {}
+        for k, options in bad:
+            levels.setdefault(k.rpartition(".")[0], options)
+        listing = "; ".join((f"valid keys of {lvl!r}: " if lvl else "valid keys: ") + ", ".join(opts)
+                            for lvl, opts in levels.items())
+        raise ConfigError(f"{what} has no key {names}; {listing}")
 
 
 def load_result(name: str) -> Any | None:

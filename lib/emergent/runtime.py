@@ -38,14 +38,52 @@ def pick(options: Mapping[str, T], scale_: str | None = None) -> T:
     return options[scale(scale_)]
 
 
-def device(prefer: str | None = None) -> torch.device:
+def available_devices() -> list[str]:
+    """The devices this machine can use: ``"cpu"``, and ``"cuda:0"``... and/or ``"mps"`` where available."""
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out += [f"cuda:{i}" for i in range(torch.cuda.device_count())] or ["cuda"]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append("mps")
+    return out
+
+
+def _usable(d: torch.device) -> bool:
+    """Whether ``d`` names a device this machine has (a CUDA index below the count; CPU always)."""
+    if d.type == "cpu":
+        return True
+    if d.type == "cuda":
+        return torch.cuda.is_available() and (d.index is None or d.index < torch.cuda.device_count())
+    if d.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return mps is not None and mps.is_available() and (d.index is None or d.index == 0)
+    backend = getattr(torch, d.type, None)  # e.g. torch.xpu
+    if backend is None or not callable(getattr(backend, "is_available", None)) or not backend.is_available():
+        return False
+    count = getattr(backend, "device_count", None)
+    return d.index is None or not callable(count) or d.index < count()
+
+
+def device(prefer: str | torch.device | None = None) -> torch.device:
     """The best available device: CUDA, then Apple's MPS, then the CPU.
 
-    ``prefer`` (or ``$EMERGENT_DEVICE``) forces one, e.g. ``"cpu"``.
+    ``prefer`` (or ``$EMERGENT_DEVICE``) forces one, e.g. ``"cpu"`` or ``"cuda:1"``; a device this
+    machine does not have, or a name that is not a device, raises ``ValueError`` at once, naming the
+    devices there are.
     """
     forced = prefer or os.environ.get("EMERGENT_DEVICE")
     if forced:
-        return torch.device(forced)
+        who = "emergent.device() was asked for" if prefer else "EMERGENT_DEVICE asks for"
+        have = ", ".join(available_devices())
+        try:
+            d = torch.device(str(forced).strip().lower())
+        except (RuntimeError, ValueError, TypeError):
+            raise ValueError(f"{who} {str(forced)!r}, which is not a device name (e.g. 'cpu', 'cuda', 'cuda:1', "
+                             f"'mps'); this machine has: {have}") from None
+        if not _usable(d):
+            raise ValueError(f"{who} {str(forced)!r}, but this machine has: {have}")
+        return d
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)

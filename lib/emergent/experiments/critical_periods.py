@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import math
 import time
 from typing import Any, Callable
@@ -48,6 +49,7 @@ from .. import cache
 from ..data import ArrayDataset, mnist_small, torchvision_dataset
 from ..deficits import DeficitSchedule
 from ..runtime import cpu_threads, run_info
+from ..runtime import device as _device
 from ..runtime import scale as _scale
 from ..sweep import NetSpec, RunSpec, all_cnn, train_sweep
 
@@ -88,14 +90,27 @@ _BASE = {
 FIGURES = ("removal", "sensitivity", "deficits", "depth", "artefact", "fisher")
 
 
+def _check_config(config: dict | None) -> None:
+    """Raise :class:`emergent.cache.ConfigError`, listing the valid keys, if ``config`` has a key that the
+    configuration does not have (at either scale; ``net`` and ``cnn_net`` take the fields of
+    :class:`emergent.sweep.NetSpec`)."""
+    spec = {f.name: None for f in dataclasses.fields(NetSpec)}
+    cache.check_config(config, _BASE["fast"], _BASE["full"], {"net": spec, "cnn_net": spec},
+                       what="the chapter-6 configuration")
+
+
 def default_config(scale: str | None = None, **changes: Any) -> dict:
-    """The configuration of every figure at ``scale`` (a fresh copy), with ``changes`` applied."""
+    """The configuration of every figure at ``scale`` (a fresh copy), with ``changes`` applied
+    (an unknown key raises :class:`emergent.cache.ConfigError`)."""
+    _check_config(changes)
     cfg = copy.deepcopy(_BASE[_scale(scale)])
     cfg.update(changes)
     return cfg
 
 
 def _merge(config: dict | None, scale: str | None) -> dict:
+    """The defaults at ``scale`` with the reader's ``config`` on top: the one place where they meet."""
+    _check_config(config)
     cfg = default_config(scale)
     if config:
         cfg.update(config)
@@ -447,13 +462,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("figure", choices=list(FIGURES) + ["all"])
     p.add_argument("--scale", choices=["fast", "full"], default=None)
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the scale's)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one configuration entry, VALUE as JSON (e.g. --set clean=8); repeatable")
+    p.add_argument("--tag", default="", help="suffix of the output name: results/ch06_<figure>_<scale>[_<n>seeds]_<tag>.json")
     a = p.parse_args(argv)
-    sc = _scale(a.scale)
-    config = {"seeds": list(range(a.seeds))} if a.seeds else None
-    suffix = f"_{a.seeds}seeds" if a.seeds else ""
+    if a.seeds is not None and a.seeds < 1:
+        p.error(f"--seeds must be at least 1, got {a.seeds}")
+    # every check before any training: the scale, the device, the configuration keys
+    try:
+        sc = _scale(a.scale)
+        _device()
+        config = cache.parse_overrides(a.set)
+        if a.seeds:
+            config["seeds"] = list(range(a.seeds))
+        _merge(config, sc)
+    except ValueError as e:  # ConfigError is one
+        p.error(str(e))
+    suffix = (f"_{a.seeds}seeds" if a.seeds else "") + (f"_{a.tag}" if a.tag else "")
     for fig in (FIGURES if a.figure == "all" else [a.figure]):
         t = time.perf_counter()
-        res = _RUNNERS[fig](config, sc, progress=True)
+        res = _RUNNERS[fig](config or None, sc, progress=True)
         res["run"] = run_info(time.perf_counter() - t)
         path = cache.save_result(f"ch06_{fig}_{sc}{suffix}", res)
         print(f"{fig}: wrote {path} ({res['run']['seconds']:.0f} s)", flush=True)
