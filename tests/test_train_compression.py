@@ -48,6 +48,62 @@ def test_fit_regularizer_and_transform_are_used():
         train.fit(model, (x, y), epochs=1, not_an_option=1, progress=False)
 
 
+class _Packed(nn.Module):
+    """E independent linear classifiers in one module: logits (batch, E, classes)."""
+
+    def __init__(self, members: list[nn.Linear]):
+        super().__init__()
+        self.w = nn.Parameter(torch.stack([m.weight.detach().clone() for m in members]))
+        self.b = nn.Parameter(torch.stack([m.bias.detach().clone() for m in members]))
+        self.members = len(members)
+
+    def forward(self, x):
+        return torch.einsum("bi,eoi->beo", x, self.w) + self.b
+
+
+def test_fit_loss_fn_trains_packed_members_as_if_alone():
+    # fit minimises the sum of the per-member losses: each member's gradient is that of its own loss,
+    # so (same minibatch order, SGD) every member ends exactly where it ends when trained alone
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(90, 5, generator=g)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    torch.manual_seed(1)
+    singles = [nn.Linear(5, 2) for _ in range(3)]
+    packed = _Packed(singles)
+    coef = torch.tensor([0.0, 0.1, 1.0])  # a different L2 penalty per member
+
+    def packed_loss(m, xb, yb):
+        out = m(xb)
+        ce = nn.functional.cross_entropy(out.permute(0, 2, 1), yb[:, None].expand(-1, 3), reduction="none").mean(0)
+        l2 = (m.w ** 2).sum(dim=(1, 2))
+        return ce + coef * l2, {"ce": ce, "train_acc": (out.argmax(-1) == yb[:, None]).double().mean(0)}
+
+    cfg = dict(epochs=3, lr=0.1, batch_size=32, optimizer="sgd", momentum=0.9)
+    hist = train.fit(packed, (x, y), train.Trainer(**cfg), loss_fn=packed_loss, progress=False, seed=3)
+    for e, single in enumerate(singles):
+        h1 = train.fit(single, (x, y), train.Trainer(**cfg), progress=False, seed=3,
+                       regularizer=lambda m, xb, yb, out, c=coef[e]: c * (m.weight ** 2).sum())
+        torch.testing.assert_close(packed.w[e], single.weight, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(packed.b[e], single.bias, rtol=1e-5, atol=1e-6)
+        assert hist["train_acc"][-1][e] == pytest.approx(h1["train_acc"][-1], abs=1e-9)
+        assert hist["train_loss"][-1][e] == pytest.approx(h1["train_loss"][-1], rel=1e-5)
+    assert len(hist["ce"]) == 3 and len(hist["ce"][0]) == 3
+
+
+def test_fit_min_batch_skips_small_batches_and_rejects_two_losses():
+    x, y = torch.randn(65, 3), torch.randint(0, 2, (65,))
+    seen = []
+
+    def loss_fn(m, xb, yb):
+        seen.append(len(xb))
+        return nn.functional.cross_entropy(m(xb), yb), {}
+
+    train.fit(nn.Linear(3, 2), (x, y), epochs=1, batch_size=32, loss_fn=loss_fn, min_batch=2, progress=False)
+    assert seen == [32, 32]  # the last batch of 1 is skipped
+    with pytest.raises(TypeError):
+        train.fit(nn.Linear(3, 2), (x, y), epochs=1, loss_fn=loss_fn, regularizer=lambda *a: 0, progress=False)
+
+
 def test_evaluate_counts_exactly():
     class Fixed(nn.Module):
         def forward(self, x):

@@ -33,6 +33,7 @@ from torch import nn
 
 from . import disentangle, info
 from .layers import InformationDropout, information_dropout_layers, noise_mode
+from .train import Trainer, fit
 
 __all__ = [
     "noisy_layers",
@@ -316,10 +317,9 @@ def nuisance_probe(model: nn.Module, layer: int, train_x: torch.Tensor, train_la
     (default, as in the thesis), the Information Dropout noise on; ``resample`` draws a fresh noise
     sample every epoch (else one sample is fixed). The probe (our choice): two strided 3×3 convolutions
     (32, 64 channels, BN, ReLU) and a linear layer for a conv layer; a 64-unit hidden layer for a
-    fully connected one; Adam. Returns ``error`` and ``acc`` on the test set, ``train_error``, the
+    fully connected one; Adam, trained by :func:`emergent.train.fit`. Returns ``error`` and ``acc`` on the test set, ``train_error``, the
     ``layer`` index and the representation ``shape``.
     """
-    g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     train_labels = torch.as_tensor(train_labels).long().cpu()
     test_labels = torch.as_tensor(test_labels).long().cpu()
@@ -332,21 +332,13 @@ def nuisance_probe(model: nn.Module, layer: int, train_x: torch.Tensor, train_la
     ztr = feats(train_x)
     probe = _probe_net(ztr.shape[1:], k)
     probe(ztr[:2])  # materialise the lazy layer
-    opt = torch.optim.Adam(probe.parameters(), lr=lr)
-    n = len(ztr)
-    for ep in range(epochs):
-        if ep > 0 and resample and noisy:
-            ztr = feats(train_x)
-        probe.train()
-        perm = torch.randperm(n, generator=g)
-        for s in range(0, n, batch_size):
-            idx = perm[s:s + batch_size]
-            if len(idx) < 2:
-                continue
-            loss = F.cross_entropy(probe(ztr[idx]), train_labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+
+    def resample_features(epoch: int, *_: Any) -> None:  # a fresh noise sample for the next epoch
+        if resample and noisy and epoch < epochs - 1:
+            ztr.copy_(feats(train_x))
+
+    fit(probe, (ztr, train_labels), Trainer(epochs=epochs, lr=lr, optimizer="adam", batch_size=batch_size),
+        seed=seed, min_batch=2, progress=False, callbacks=[resample_features])
     probe.eval()
     with torch.no_grad():
         zte = feats(test_x)

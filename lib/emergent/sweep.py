@@ -35,6 +35,14 @@ Networks are described by a :class:`NetSpec`: ``kind="mlp"`` (widths) or ``kind=
 ``(channels, kernel, stride)`` convolutions, optional BatchNorm, global average pooling, then a
 linear head, or ``head="conv"`` for the All-CNN's final 1×1 convolution to the classes).
 :func:`all_cnn` gives the All-CNN of the thesis (Springenberg et al. 2014, as in §6.1).
+
+Why this is not :func:`emergent.train.fit` (the course's one training loop, which also trains packed
+models through its ``loss_fn``): a chapter-6 sweep needs, *per run*, its own minibatch order, its own
+learning-rate schedule and weight decay, and its own deficit schedule switching on and off at its
+own epochs. ``fit`` has one shuffle, one schedule and one optimizer for the whole model; folding
+those per-run tensors into it would make the common loop carry chapter 6's machinery. This is the
+stacked fast path, kept for speed (one optimizer step for all runs); every other model trains
+through ``fit``.
 """
 from __future__ import annotations
 

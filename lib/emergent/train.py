@@ -92,19 +92,39 @@ def evaluate(model: nn.Module, data: Any, batch_size: int = 1000) -> dict[str, f
     return {"loss": loss.item() / n, "acc": correct.item() / n}
 
 
+LossFn = Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, dict[str, Tensor]]]
+
+
 def fit(model: nn.Module, train: Any, cfg: Trainer | None = None, *, test: Any = None,
         regularizer: Callable[[nn.Module, Tensor, Tensor, Tensor], Tensor] | None = None,
+        loss_fn: LossFn | None = None,
         transform: Callable[[Tensor, Tensor, int], tuple[Tensor, Tensor]] | None = None,
         callbacks: Sequence[Callable[[int, nn.Module, History], None]] = (),
-        progress: bool = True, seed: int | None = 0, desc: str = "train", **overrides: Any) -> History:
+        progress: bool = True, seed: int | None = 0, desc: str = "train", min_batch: int = 1,
+        **overrides: Any) -> History:
     """Train ``model`` on ``train`` with minibatch SGD/Adam; return the per-epoch :class:`History`.
+
+    The course's one training loop: every model (classifiers, packed Information Dropout members,
+    VAEs, variational weights, ...) trains through it. Two ways to say what is minimised:
+
+    * default: ``cross_entropy(model(x), y) + regularizer(model, x, y, logits)``; the history has
+      ``train_loss`` and ``train_acc`` (floats), and ``test_loss``/``test_acc`` with ``test=``;
+    * ``loss_fn(model, x, y) -> (loss, metrics)``: ``loss`` is a scalar or a vector of per-member
+      losses (a packed model of ``E`` members trains on their sum, so each member gets exactly the
+      gradient of its own loss); ``metrics`` maps names to scalars or per-member vectors. The
+      history has, per epoch, the example-weighted mean of ``loss`` (``train_loss``) and of each
+      metric, as floats or per-member lists.
 
     ``cfg`` fields can be overridden by keyword (``fit(m, data, epochs=5, lr=0.1)``).
     ``transform(x, y, epoch)`` is applied to every minibatch (a deficit, an augmentation).
+    Minibatches smaller than ``min_batch`` are skipped (BatchNorm needs 2 examples).
     ``callbacks`` are called as ``cb(epoch, model, history)`` after each epoch's metrics are logged.
+    Metrics stay on the device during an epoch: one host synchronisation per epoch.
     """
     from tqdm.auto import tqdm
 
+    if loss_fn is not None and regularizer is not None:
+        raise TypeError("give either loss_fn or regularizer (put the regulariser into loss_fn)")
     cfg = cfg or Trainer()
     for k, v in overrides.items():
         if not hasattr(cfg, k):
@@ -123,31 +143,40 @@ def fit(model: nn.Module, train: Any, cfg: Trainer | None = None, *, test: Any =
         for group in opt.param_groups:
             group["lr"] = lr_at(epoch, cfg)
         model.train()
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev)
+        sums: dict[str, Tensor] = {}
+        seen = 0
         perm = torch.randperm(n, device=dev, generator=gen)
         for i in range(0, n, cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
+            if len(idx) < min_batch:
+                continue
             xb, yb = x[idx], y[idx]
             if transform is not None:
                 xb, yb = transform(xb, yb, epoch)
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            if regularizer is not None:
-                loss = loss + regularizer(model, xb, yb, out)
+            if loss_fn is None:
+                out = model(xb)
+                loss = F.cross_entropy(out, yb)
+                if regularizer is not None:
+                    loss = loss + regularizer(model, xb, yb, out)
+                batch_metrics = {"train_acc": (out.detach().argmax(1) == yb).double().mean()}
+            else:
+                loss, batch_metrics = loss_fn(model, xb, yb)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.sum().backward()
             opt.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += (out.detach().argmax(1) == yb).sum()
-        metrics = {"epoch": epoch, "lr": lr_at(epoch, cfg), "train_loss": loss_sum.item() / n,
-                   "train_acc": correct.item() / n}
+            for k, v in (("train_loss", loss), *batch_metrics.items()):
+                v = v.detach() * len(idx)
+                sums[k] = sums[k] + v if k in sums else v
+            seen += len(idx)
+        metrics: dict[str, Any] = {"epoch": epoch, "lr": lr_at(epoch, cfg)}
+        metrics.update({k: (v / max(seen, 1)).tolist() for k, v in sums.items()})
         if test is not None:
             ev = evaluate(model, test)
             metrics.update(test_loss=ev["loss"], test_acc=ev["acc"])
         history.log(**metrics)
         if progress:
-            bar.set_postfix({k: round(v, 3) for k, v in metrics.items() if k.endswith("acc")})
+            bar.set_postfix({k: round(v, 3) for k, v in metrics.items()
+                             if k.endswith("acc") and isinstance(v, float)})
         for cb in callbacks:
             cb(epoch, model, history)
     return history

@@ -50,7 +50,7 @@ from .. import cache, data, measures, models
 from ..runtime import cpu_threads, run_info
 from ..runtime import device as _device
 from ..runtime import scale as _scale
-from ..train import Trainer, lr_at, make_optimizer
+from ..train import Trainer, fit
 
 __all__ = [
     "FIGURES",
@@ -170,7 +170,30 @@ def default_config(figure: str, scale: str | None = None) -> dict:
     return copy.deepcopy(_CONFIGS[figure][_scale(scale)])
 
 
+# keys a figure's code reads with a default, beyond those of its fast and full configurations
+_OPTIONAL_KEYS: dict[str, Any] = dict(scale=None, milestones=None, weight_decay=None)  # scale: set by _config
+_OPTIONAL_BY_FIGURE: dict[str, dict[str, Any]] = {"fig2_1": dict(activation=None), "fig2_5": dict(activation=None)}
+
+
+def _check_config(figure: str, config: dict | None) -> None:
+    """Raise :class:`emergent.cache.ConfigError`, listing the valid keys, if ``config`` has a key (or a key
+    inside ``data``) that ``figure``'s configuration does not have at either scale."""
+    if figure not in _CONFIGS:
+        raise cache.ConfigError(f"unknown figure {figure!r}; figures: {', '.join(FIGURES)}")
+    fast, full = _CONFIGS[figure]["fast"], _CONFIGS[figure]["full"]
+    extra = {**_OPTIONAL_KEYS, **_OPTIONAL_BY_FIGURE.get(figure, {})}
+    if "data" in fast or "data" in full:
+        extra["data"] = dict(side=None)  # mnist_data pools to side x side if given
+    cache.check_config(config, fast, full, extra, what=f"the configuration of {figure}")
+
+
 def _config(figure: str, config: dict | None, scale: str | None) -> dict:
+    """``figure``'s defaults at ``scale`` with ``config`` on top (nested dicts merged): the one place where a
+    reader's changes meet the defaults, so they are checked here, before any work."""
+    _check_config(figure, config)
+    if config and "scale" in config and _scale(config["scale"]) != _scale(scale):
+        raise cache.ConfigError(f"the configuration of {figure} says scale={config['scale']!r} but the run is at "
+                                f"scale={_scale(scale)!r}; pass the scale as scale=, not in the configuration")
     cfg = default_config(figure, scale)
     for k, v in (config or {}).items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):
@@ -322,51 +345,28 @@ def train_packed(model: torch.nn.Module, train: Any, betas: Sequence[float] | fl
     minibatch order is shared by the members. Returns the per-epoch history (lists per member):
     ``ce``, ``kl``, ``train_acc``, and ``seconds``.
     """
-    x, y = (train.x, train.y) if hasattr(train, "x") else train
+    x, _ = (train.x, train.y) if hasattr(train, "x") else train
     dev = x.device
-    model.to(dev)
     E = int(getattr(model, "members", 1))
     b = torch.as_tensor(betas, dtype=torch.float32).flatten()
     b = (b.expand(E) if b.numel() == 1 else b).to(dev)
     if b.numel() != E:
         raise ValueError(f"{b.numel()} betas for {E} members")
-    opt = make_optimizer(model.parameters(), trainer)
-    gen = torch.Generator(device=dev)
-    gen.manual_seed(seed)
-    n = len(x)
-    N = int(n_train or n)
-    hist: dict[str, list] = {"ce": [], "kl": [], "train_acc": []}
+    N = int(n_train or len(x))
+
+    def loss_fn(m, xb, yb):
+        out = m(xb)
+        if out.dim() == 2:
+            out = out[:, None]
+        ce = F.cross_entropy(out.permute(0, 2, 1), yb[:, None].expand(-1, E), reduction="none").mean(0)
+        kl = member_kl(m, len(xb))
+        acc = (out.detach().argmax(-1) == yb[:, None]).double().mean(0)
+        return ce + b * kl / N, {"ce": ce, "kl": kl, "train_acc": acc}
+
     t0 = time.perf_counter()
-    for epoch in range(trainer.epochs):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(epoch, trainer)
-        model.train()
-        ce_sum = torch.zeros(E, device=dev)
-        kl_sum = torch.zeros(E, device=dev)
-        correct = torch.zeros(E, device=dev)
-        seen = 0
-        perm = torch.randperm(n, device=dev, generator=gen)
-        for i in range(0, n, trainer.batch_size):
-            idx = perm[i:i + trainer.batch_size]
-            if len(idx) < 2:  # BatchNorm needs two samples
-                continue
-            xb, yb = x[idx], y[idx]
-            out = model(xb)
-            if out.dim() == 2:
-                out = out[:, None]
-            ce = F.cross_entropy(out.permute(0, 2, 1), yb[:, None].expand(-1, E), reduction="none").mean(0)
-            kl = member_kl(model, len(idx))
-            loss = (ce + b * kl / N).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            ce_sum += ce.detach() * len(idx)
-            kl_sum += kl.detach() * len(idx)
-            correct += (out.detach().argmax(-1) == yb[:, None]).sum(0)
-            seen += len(idx)
-        hist["ce"].append((ce_sum / seen).tolist())
-        hist["kl"].append((kl_sum / seen).tolist())
-        hist["train_acc"].append((correct / seen).tolist())
+    h = fit(model, train, trainer, loss_fn=loss_fn, seed=seed, min_batch=2,
+            progress=False)
+    hist = {k: h[k] for k in ("ce", "kl", "train_acc")}
     hist["seconds"] = time.perf_counter() - t0
     return hist
 
@@ -910,9 +910,16 @@ def main(argv: list[str] | None = None) -> None:
                    help="change one configuration entry, VALUE as JSON (e.g. --set 'widths=[16,32]'); repeatable")
     p.add_argument("--tag", default="", help="suffix of the output name: results/ch02_<figure>_<scale>_<tag>.json")
     a = p.parse_args(argv)
-    sc = _scale(a.scale)
-    changes = cache.parse_overrides(a.set)
-    for fig in (FIGURES if a.figure == "all" else [a.figure]):
+    figures = FIGURES if a.figure == "all" else [a.figure]
+    try:  # every check before any training: the scale, the device, the --set keys of every figure to run
+        sc = _scale(a.scale)
+        _device()
+        changes = cache.parse_overrides(a.set)
+        for fig in figures:
+            _config(fig, changes, sc)
+    except ValueError as e:  # cache.ConfigError is one
+        p.error(str(e))
+    for fig in figures:
         t = time.perf_counter()
         res = _RUNNERS[fig](changes or None, sc)
         res["run"] = run_info(time.perf_counter() - t)
