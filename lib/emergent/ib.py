@@ -15,8 +15,9 @@ convention. Information is in nats, except for the noisy-bit toy (bits).
 Contents
 --------
 * :func:`blahut_arimoto` — one β, returns an :class:`IBResult`.
-* :func:`information_curve` — anneal over many β (vectorised restarts), returns an
-  :class:`IBCurve` with the phase transitions.
+* :func:`information_curve` — the best solution at each β of a grid (annealing, random
+  restarts and continuation in both directions), returns an :class:`IBCurve` with the phase
+  transitions.
 * :func:`effective_clusters`, :func:`critical_beta` (local stability of the trivial solution),
   :func:`ib_origin_slope` (its global optimality), :func:`ib_lagrangian`.
 * Noisy bit (spec T2): :func:`binary_entropy`, :func:`noisy_bit_lagrangian`,
@@ -88,12 +89,13 @@ class IBResult:
 
 @dataclass
 class IBCurve:
-    """An annealed information curve (see :func:`information_curve`).
+    """An information curve (see :func:`information_curve`).
 
     All arrays are aligned and ordered as annealed: **β decreasing**. ``encoders`` has shape
     ``(len(beta), n_x, n_z)``. ``transitions`` lists the β values (in the annealing order) at
     which the effective number of clusters differs from that at the previous (larger) β;
-    ``transition_clusters`` gives the ``(before, after)`` counts.
+    ``transition_clusters`` gives the ``(before, after)`` counts. ``converged[k]`` tells whether
+    Blahut–Arimoto met its tolerance at ``beta[k]``.
     """
 
     beta: np.ndarray
@@ -107,6 +109,7 @@ class IBCurve:
     i_xy: float
     h_x: float
     h_y: float
+    converged: np.ndarray | None = field(default=None, repr=False)
 
 
 def _prepare(p_xy) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -448,31 +451,124 @@ def _pad(enc: np.ndarray, n_z: int) -> np.ndarray:
     return out
 
 
-def information_curve(p_xy, betas: Sequence[float], n_z: int | None = None, restarts: int = 0,
-                      seed: int | None = 0, perturbation: float = 0.003, iters: int = 200,
-                      tol: float = 1e-6, cluster_tol: float = 1e-3, accelerate: bool = True,
-                      merge_tol: float = 1e-6) -> IBCurve:
-    """Trace the IB curve by deterministic annealing, from large β to small β.
+_CAND_ITERS = 200  # BA updates of a candidate start before the kept solutions are polished
+_SCREEN = 30  # a candidate not below the kept L after about this many updates is abandoned
+_PROPAGATE = 1e-7  # improvements (nats) larger than this are passed on to the neighbours
 
-    The first (largest) β starts from a random encoder. Between consecutive β values the
-    previous solution is perturbed so that clusters can split (Rose 1998; Slonim & Tishby):
-    clusters with the same decoder (within ``merge_tol``) are merged, then the heaviest clusters
-    are duplicated into two copies ``p(z|x)(½ ± η u_x)``, ``η = perturbation``, ``u_x ~ U(-1,1)``,
-    as far as ``n_z`` allows. Blahut–Arimoto then runs at the new β (SQUAREM-accelerated unless
-    ``accelerate=False``; at most ``iters`` updates; ``tol`` on ``max |Δ p(z|x)|``). Copies of a
-    cluster that is still stable merge back; an unstable cluster splits: a phase transition.
 
-    With ``restarts > 0``, that many random encoders are run alongside at every β (one
-    vectorised batch) and the solution with the lowest Lagrangian is kept and annealed further;
-    use it to expose local optima.
+def _width_bucket(w) -> np.ndarray:
+    """Round encoder widths up so that a batch mixes few sizes (at most ~25% padding)."""
+    w = np.asarray(w)
+    step = 2 ** np.maximum(np.floor(np.log2(np.maximum(w, 1))).astype(int) - 2, 0)
+    return np.where(w <= 8, w, -(-w // step) * step)
 
-    Returns an :class:`IBCurve` (β decreasing); ``transitions`` are the β where the effective
-    number of clusters (:func:`effective_clusters` with ``cluster_tol``) changes. The first one
-    can be compared with :func:`critical_beta`. Caveats: a transition is located only to the
-    grid spacing; right at a transition BA slows down critically, so on a very fine grid the
-    count can flicker for a step or two; and annealing follows a branch (hysteresis), so a
-    discontinuous transition (see :func:`ib_origin_slope`) shows up late unless ``restarts``
-    finds the better branch.
+
+def _solve(prob: _Problem, starts: list, betas: np.ndarray, iters: int, tol: float,
+           accelerate: bool, target: np.ndarray | None = None, screen: int = 0):
+    """Run BA from each start (``n_x × w_i`` encoders, any widths) at its own β.
+
+    The starts are grouped by (bucketed) width, padded with empty clusters (which stay exactly
+    empty), and run as vectorised batches. Each element stops on its own: after chunks of 10,
+    20, 40, then 80 updates, one plain BA update measures ``max |Δ p(z|x)|`` per element, and
+    the elements below ``tol`` (or past ``iters`` updates) leave the batch. With ``target``, an
+    element whose Lagrangian is still ``>= target`` after ``screen`` updates is abandoned
+    (result ``None``, Lagrangian ``inf``). Returns the final encoders (exactly empty clusters
+    dropped) and arrays of the Lagrangian, ``I(x;z)``, ``I(z;y)`` and the convergence flags.
+    """
+    n = len(starts)
+    betas = np.asarray(betas, dtype=np.float64)
+    out = [None] * n
+    lag = np.full(n, np.inf)
+    i_xz, i_zy = np.zeros(n), np.zeros(n)
+    conv = np.zeros(n, dtype=bool)
+    buckets = _width_bucket([s.shape[1] for s in starts])
+    for w in np.unique(buckets):
+        idx = np.nonzero(buckets == w)[0]
+        cur = np.stack([_pad(starts[i], int(w)) for i in idx])
+        b = betas[idx]
+        used, chunk = 0, 10
+        while idx.size:
+            step = max(min(chunk, iters - used - 1), 0)
+            chunk = min(2 * chunk, 80)
+            if step:
+                cur = prob.run(cur, b, step, tol, accelerate=accelerate)[0]
+                used += step
+            e1, l1 = prob.update(prob.marginals(cur), (1.0 / b)[:, None, None], True)
+            used += 1
+            m1 = prob.marginals(e1)
+            ix, iy = prob.informations(e1, l1, m1)
+            lg = prob.h_y - iy + b * ix
+            ok = np.max(np.abs(e1 - cur), axis=(1, 2)) < tol
+            done = ok | (used >= iters)
+            drop = np.zeros_like(done)
+            if target is not None and used >= screen:
+                drop = ~done & (lg >= target[idx])
+            d = np.nonzero(done)[0]
+            for j in d:
+                out[idx[j]] = e1[j][:, e1[j].max(axis=0) > 0]
+            lag[idx[d]], i_xz[idx[d]], i_zy[idx[d]], conv[idx[d]] = lg[d], ix[d], iy[d], ok[d]
+            left = ~(done | drop)
+            idx, cur, b = idx[left], e1[left], b[left]
+    return out, lag, i_xz, i_zy, conv
+
+
+def information_curve(p_xy, betas: Sequence[float], n_z: int | None = None, restarts: int = 3,
+                      seed: int | None = 0, perturbation: float = 0.003, iters: int = 1000,
+                      tol: float = 1e-7, cluster_tol: float = 1e-3, accelerate: bool = True,
+                      merge_tol: float = 1e-6, rounds: int = 100) -> IBCurve:
+    """The IB curve: at every β of a grid, the best solution found of the IB problem.
+
+    At each β of ``betas`` this minimizes the IB Lagrangian (thesis eq. 2.1, thesis convention)::
+
+        L(p(z|x)) = H(y|z) + β I(x;z)
+
+    over encoders with at most ``n_z`` clusters (default ``|X|``): Blahut–Arimoto (BA) runs from
+    several starts, and the solution with the lowest ``L`` is kept. The starts:
+
+    1. *Annealing* (Rose 1998; Slonim & Tishby), from large β to small β: the largest β starts
+       from a random encoder; between consecutive β values the previous solution is perturbed
+       so that clusters can split: clusters with the same decoder (within ``merge_tol``) are
+       merged, then the heaviest clusters are duplicated into two copies
+       ``p(z|x)(½ ± η u_x)``, ``η = perturbation``, ``u_x ~ U(-1,1)``, as far as ``n_z``
+       allows. Copies of a cluster that is still stable merge back; an unstable one splits.
+    2. ``restarts`` random encoders at every β, each with one cluster more than the solution
+       kept so far (at most ``n_z``). A restart whose ``L`` is not below the kept one after
+       ~30 updates is abandoned.
+    3. *Continuation in both directions.* Annealing follows one branch of solutions
+       (hysteresis): a discontinuous transition (see :func:`ib_origin_slope`) shows up late,
+       and a better branch found at one β is not carried to the others. So every β is also
+       started from the solution kept at its smaller neighbour (β increasing; clusters with
+       the same decoder merged) and at its larger neighbour (β decreasing; merged and split as
+       in 1.), and from the solution ``j`` kept at any β whose line
+       ``H_j(y|z) + β I_j(x;z)`` (its Lagrangian at this β, before any BA) is lower than the
+       kept ``L`` (a *jump*). A start whose ``L`` is not below the kept one after ~30 updates
+       is abandoned. Whenever a point improves by more than ``1e-7`` nats, the next β in the
+       same direction (both neighbours, after a jump) is tried again from it; this repeats
+       until nothing improves, for at most ``rounds`` rounds.
+
+    Each BA run uses SQUAREM acceleration (unless ``accelerate=False``) and stops when
+    ``max |Δ p(z|x)| < tol`` or after ``iters`` updates (candidate starts get at most 200 updates;
+    the solutions finally kept get the full ``iters``). ``converged`` tells which kept points met
+    ``tol``: right at a transition BA slows down critically and may not, though its ``L`` is
+    then still accurate to ~1e-7 nats. Everything but the annealing runs as vectorised batches
+    over all the (β, start) pairs at once, each element stopping on its own.
+
+    What is guaranteed: each point is a BA solution, the best of all these starts, and (unless
+    ``rounds`` ran out) the returned ``L`` is the lower envelope of the lines of all the returned
+    solutions: ``L_k <= H_j(y|z) + β_k I_j(x;z) + 1e-7`` for every ``j``. The IB Lagrangian is
+    not convex, so the global optimum is not guaranteed. On random joints (``|X|`` in 4–11,
+    ``|Y|`` in 2–4, Dirichlet(½) cells) at β ∈ {0.05, 0.2, 0.5} the curve was never above the
+    best of 60 converged random BA runs by more than 2e-7 nats (often below it), and a
+    discontinuous first transition appears at the last grid value below the origin slope. The
+    cost is about ``2 + restarts`` short BA runs per β, plus the re-runs where points improve:
+    a fraction of a second for 200 β on an 8×2 joint, 5–7 s of CPU on a 64×8 joint with
+    ``n_z = 64`` (about 7× the annealing alone).
+
+    Returns an :class:`IBCurve` (β decreasing). ``n_clusters`` counts the effective clusters
+    (:func:`effective_clusters` with ``cluster_tol``) of the kept solutions, and
+    ``transitions`` are the β where that count changes; the first one can be compared with
+    :func:`critical_beta` and :func:`ib_origin_slope`. A transition is located only to the grid
+    spacing, and on a very fine grid the count can flicker right at a continuous transition.
     """
     prob = _Problem(p_xy)
     b = np.asarray(betas, dtype=np.float64).ravel()
@@ -484,37 +580,106 @@ def information_curve(p_xy, betas: Sequence[float], n_z: int | None = None, rest
     n_z = int(n_z) if n_z is not None else prob.keep.size
     if n_z < 1:
         raise ValueError("n_z must be >= 1")
+    restarts, iters, tol = int(restarts), int(iters), float(tol)
+    if restarts < 0 or iters < 1:
+        raise ValueError("restarts must be >= 0 and iters >= 1")
     rng = np.random.default_rng(seed)
-    enc = None
     nb = b.size
-    out_enc = np.empty((nb, prob.keep.size, n_z))
-    i_xz = np.empty(nb)
-    i_zy = np.empty(nb)
-    lag = np.empty(nb)
-    ncl = np.empty(nb, dtype=int)
-    for k, beta in enumerate(b):
+    # 1. annealing, from large to small β (sequential; each step only needs to get close)
+    anneal = []
+    enc = None
+    for beta in b:
         if enc is None:
             start = _random_encoders(rng, 1, prob.n_x, n_z)[0]
         else:
             start = _merge_and_split(prob, enc, n_z, perturbation, rng, merge_tol)
-        if restarts > 0:
-            batch = np.concatenate([_pad(start, n_z)[None], _random_encoders(rng, restarts, prob.n_x, n_z)])
-        else:
-            batch = start[None]
-        betas_b = np.full(batch.shape[0], beta)
-        encs, log_encs, marg, _, _, _ = prob.run(batch, betas_b, iters, tol, accelerate=accelerate)
-        ixz, izy = prob.informations(encs, log_encs, marg)
-        ls = prob.h_y - izy + beta * ixz
-        j = int(np.argmin(ls))
-        enc = encs[j]
-        out_enc[k] = _expand(_pad(enc, n_z), prob.keep)
-        i_xz[k], i_zy[k], lag[k] = ixz[j], izy[j], ls[j]
-        ncl[k] = _count_clusters(marg[0][j, 0], _decoder(prob, marg, j), cluster_tol, 1e-6)
+        enc = prob.run(start[None], np.array([beta]), min(iters, 200), max(tol, 1e-6),
+                       accelerate=accelerate)[0][0]
+        anneal.append(enc)
+    cand_iters = min(iters, _CAND_ITERS)
+    keep_enc, lag, ixz, izy, conv = _solve(prob, anneal, b, cand_iters, tol, accelerate)
+    keep = np.stack([lag, ixz, izy, conv], axis=1)  # per β: L, I(x;z), I(z;y), converged
+
+    polished = np.zeros(nb, dtype=bool)  # given the full `iters` already
+
+    def accept(ks, sol, lag, ixz, izy, conv):
+        """Keep the candidates that improve; return the mask of those improving > _PROPAGATE."""
+        big = np.zeros(len(ks), dtype=bool)
+        for c in np.argsort(lag):
+            k = ks[c]
+            if lag[c] < keep[k, 0] - 1e-12:
+                big[c] = lag[c] < keep[k, 0] - _PROPAGATE
+                keep_enc[k] = sol[c]
+                keep[k] = lag[c], ixz[c], izy[c], conv[c]
+                polished[k] = False
+        return big
+
+    def polish():
+        """Give the full `iters` to the kept solutions not converged yet; False if none."""
+        todo = np.nonzero((keep[:, 3] == 0) & ~polished)[0]
+        if todo.size:
+            sol, lag, ixz, izy, conv = _solve(prob, [keep_enc[k] for k in todo], b[todo], iters,
+                                              tol, accelerate)
+            for c, k in enumerate(todo):
+                keep_enc[k] = sol[c]
+            keep[todo] = np.stack([lag, ixz, izy, conv], axis=1)
+            polished[todo] = True
+        return bool(todo.size)
+
+    # 2. random restarts, all β in one batch
+    restarted = np.zeros(nb, dtype=bool)
+    if restarts:
+        owner = np.repeat(np.arange(nb), restarts)
+        starts = [_random_encoders(rng, 1, prob.n_x, min(n_z, keep_enc[k].shape[1] + 1))[0]
+                  for k in owner]
+        res = _solve(prob, starts, b[owner], cand_iters, tol, accelerate,
+                     target=keep[owner, 0] - 1e-12, screen=_SCREEN)
+        restarted[owner[accept(owner, *res)]] = True
+    # 3. continuation. (k, j, split): start β_k from the solution kept at β_j, its clusters
+    # merged and, if `split`, split as in the annealing. Round 1: every β from its smaller
+    # neighbour, and from its larger one where that changed in step 2 (the annealing did the
+    # others). When nothing is left to try, 4.: converge the kept solutions that are not
+    # converged yet (their lines move a little, so the jumps are checked again)
+    ks = np.arange(nb - 1)
+    down = np.nonzero(restarted[:-1])[0]
+    pairs = np.concatenate([np.stack([ks, ks + 1, 0 * ks], 1),
+                            np.stack([down + 1, down, 0 * down + 1], 1)])
+    for _ in range(max(int(rounds), 0)):
+        h = keep[:, 0] - b * keep[:, 1]  # H(y|z) of each kept solution
+        line = h[None, :] + b[:, None] * keep[None, :, 1]  # [k, j]: L of solution j at β_k
+        jmin = np.argmin(line, axis=1)
+        jump = np.nonzero(line[np.arange(nb), jmin] < keep[:, 0] - _PROPAGATE)[0]
+        pairs = np.unique(np.concatenate([pairs, np.stack([jump, jmin[jump], 0 * jump], 1)]),
+                          axis=0)
+        if pairs.size == 0:
+            if not polish():
+                break
+            continue
+        pk = pairs[:, 0]
+        starts = [_merge_and_split(prob, keep_enc[j], n_z, perturbation * split, rng, merge_tol)
+                  for _, j, split in pairs]
+        big = accept(pk, *_solve(prob, starts, b[pk], cand_iters, tol, accelerate,
+                                 target=keep[pk, 0] - 1e-12, screen=_SCREEN))
+        nxt = []  # pass the improvements on: onwards from a neighbour, both ways from a jump
+        for k, j, _ in pairs[big]:
+            for k2 in ((2 * k - j,) if abs(k - j) == 1 else (k - 1, k + 1)):
+                if 0 <= k2 < nb:
+                    nxt.append((k2, k, int(b[k] > b[k2])))
+        pairs = np.array(nxt, dtype=int).reshape(-1, 3)
+    polish()  # (in case `rounds` ran out)
+    out_enc = np.empty((nb, prob.keep.size, n_z))
+    ncl = np.empty(nb, dtype=int)
+    for k in range(nb):
+        e = keep_enc[k]
+        out_enc[k] = _expand(_pad(e, n_z), prob.keep)
+        m = prob.marginals(e[None])
+        ncl[k] = _count_clusters(m[0][0, 0], _decoder(prob, m, 0), cluster_tol, 1e-6)
     change = np.nonzero(np.diff(ncl))[0] + 1
     return IBCurve(
-        beta=b, i_xz=i_xz, i_zy=i_zy, lagrangian=lag, n_clusters=ncl, encoders=out_enc,
-        transitions=b[change], transition_clusters=[(int(ncl[c - 1]), int(ncl[c])) for c in change],
-        i_xy=prob.i_xy, h_x=prob.h_x, h_y=prob.h_y,
+        beta=b, i_xz=keep[:, 1].copy(), i_zy=keep[:, 2].copy(), lagrangian=keep[:, 0].copy(),
+        n_clusters=ncl, encoders=out_enc, transitions=b[change],
+        transition_clusters=[(int(ncl[c - 1]), int(ncl[c])) for c in change],
+        i_xy=prob.i_xy, h_x=prob.h_x, h_y=prob.h_y, converged=keep[:, 3].astype(bool),
     )
 
 
@@ -533,7 +698,8 @@ def critical_beta(p_xy) -> float:
     discontinuous (a subcritical bifurcation): e.g. on a random 64×8 joint (Dirichlet(½) rows)
     λ_2 = 0.250, yet BA from random starts finds a two-cluster solution with a lower ``L`` up to
     β ≈ 0.265. Annealing from large β then stays on the trivial branch down to β_c (hysteresis);
-    random restarts expose the better branch.
+    random restarts expose the better branch, and :func:`information_curve` (which continues the
+    solutions found to the neighbouring β) finds it up to the origin slope.
     """
     a = validate_distribution(p_xy, "p_xy", ndim=2)
     a = a[a.sum(axis=1) > 0][:, a.sum(axis=0) > 0]
