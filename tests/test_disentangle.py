@@ -78,16 +78,25 @@ def test_decomposition_identity_and_brute_force(zshape):
 
 
 def test_numerical_minimum_is_at_the_marginals():
+    """§2.5: min over factorized q of E_x KL(p(z|x) || prod_j q_j) = I(x;z) + TC(z), at q_j = p(z_j).
+
+    Asserted on the value and the argmin, not on the optimizer's status flag (BFGS may stop with
+    "precision loss" at a tight gtol once it is at the minimum). Tolerances: near its minimum the
+    objective is E_j KL(p_j || q_j) above I + TC, quadratic in q - p_j, so a value within 1e-10 puts
+    q within ~1e-5 of the marginals; and no other factorized prior does better (brute force).
+    """
     rng = np.random.default_rng(7)
     p_x = rng.dirichlet(np.ones(6))
     pzx = dis.random_channel(6, (2, 2), rng)
-    q, val, res = dis.minimize_factorized_prior(p_x, pzx, seed=1)
-    assert res.success
+    q, val, _ = dis.minimize_factorized_prior(p_x, pzx, seed=1)
     d = dis.factorized_kl_decomposition(p_x, pzx)
     assert val == pytest.approx(d.mutual_information + d.total_correlation, abs=1e-10)
     p_z = (p_x[:, None, None] * pzx).sum(0)
-    np.testing.assert_allclose(q[0], p_z.sum(1), atol=1e-6)
-    np.testing.assert_allclose(q[1], p_z.sum(0), atol=1e-6)
+    np.testing.assert_allclose(q[0], p_z.sum(1), atol=1e-5)
+    np.testing.assert_allclose(q[1], p_z.sum(0), atol=1e-5)
+    for _ in range(200):  # random factorized priors never go below the minimum
+        other = [rng.dirichlet(np.ones(2)), rng.dirichlet(np.ones(2))]
+        assert dis.factorized_kl_decomposition(p_x, pzx, other).rate >= val - 1e-12
 
 
 def test_zero_prior_mass_gives_infinite_rate():
