@@ -59,9 +59,12 @@ class Trainer:
     milestones: Sequence[int] = field(default_factory=tuple)  # epochs at which lr *= gamma
     gamma: float = 0.1
     lr_decay: float = 1.0  # exponential decay per epoch (e.g. 0.97 in the critical-period protocol)
+    # optional ``model -> list of torch parameter-group dicts``; a group's own "lr" (default ``lr``) then
+    # follows the same schedule (milestones, lr_decay) as ``lr`` does
+    param_groups: Callable[[nn.Module], list[dict]] | None = None
 
 
-def make_optimizer(params: Iterable[Tensor], cfg: Trainer) -> torch.optim.Optimizer:
+def make_optimizer(params: Iterable[Tensor] | Iterable[dict], cfg: Trainer) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
@@ -69,10 +72,11 @@ def make_optimizer(params: Iterable[Tensor], cfg: Trainer) -> torch.optim.Optimi
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
 
 
-def lr_at(epoch: int, cfg: Trainer) -> float:
-    """Learning rate in ``epoch``: step drops at ``milestones`` times exponential ``lr_decay``."""
+def lr_at(epoch: int, cfg: Trainer, base: float | None = None) -> float:
+    """Learning rate in ``epoch``: step drops at ``milestones`` times exponential ``lr_decay``, starting
+    from ``base`` (default ``cfg.lr``; a parameter group's own learning rate)."""
     drops = sum(epoch >= m for m in cfg.milestones)
-    return cfg.lr * cfg.gamma**drops * cfg.lr_decay**epoch
+    return (cfg.lr if base is None else base) * cfg.gamma**drops * cfg.lr_decay**epoch
 
 
 @torch.no_grad()
@@ -116,6 +120,9 @@ def fit(model: nn.Module, train: Any, cfg: Trainer | None = None, *, test: Any =
       metric, as floats or per-member lists.
 
     ``cfg`` fields can be overridden by keyword (``fit(m, data, epochs=5, lr=0.1)``).
+    ``cfg.param_groups(model)``, if set, gives the optimizer's parameter groups (e.g. a larger learning
+    rate for variances, :func:`emergent.variational.param_groups`); each group's learning rate follows
+    the schedule of ``cfg.lr`` scaled to its own start value.
     ``transform(x, y, epoch)`` is applied to every minibatch (a deficit, an augmentation).
     Minibatches smaller than ``min_batch`` are skipped (BatchNorm needs 2 examples).
     ``callbacks`` are called as ``cb(epoch, model, history)`` after each epoch's metrics are logged.
@@ -133,15 +140,17 @@ def fit(model: nn.Module, train: Any, cfg: Trainer | None = None, *, test: Any =
     x, y = as_tensors(train)
     dev = x.device
     model.to(dev)
-    opt = make_optimizer(model.parameters(), cfg)
+    params = model.parameters() if cfg.param_groups is None else cfg.param_groups(model)
+    opt = make_optimizer(params, cfg)
+    base_lrs = [group["lr"] for group in opt.param_groups]
     gen = torch.Generator(device=dev)
     gen.manual_seed(0 if seed is None else seed)
     history = History()
     n = len(x)
     bar = tqdm(range(cfg.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(epoch, cfg)
+        for group, base in zip(opt.param_groups, base_lrs):
+            group["lr"] = lr_at(epoch, cfg, base)
         model.train()
         sums: dict[str, Tensor] = {}
         seen = 0
