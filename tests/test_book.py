@@ -1,7 +1,7 @@
 """Build the whole book into a temporary folder, then check what a reader gets with the network off.
 
-The build is the same as ``./course build`` (``-W -n --keep-going``, and the build fails on any
-notebook error). Checks: plotly figures are in the HTML and plotly.js is shipped locally; widget
+The build is the same as ``./course build`` (``scripts/build_book.py``: the notebooks executed
+``$JOBS`` at a time, then ``jupyter-book build -W -n --keep-going``; any notebook error fails it). Checks: plotly figures are in the HTML and plotly.js is shipped locally; widget
 state is embedded and require.js + the html-manager are shipped locally; no page loads a script,
 stylesheet or font from another host; and, in real headless Chromium with every request to another
 host refused, a plotly figure and a widget actually draw.
@@ -28,10 +28,10 @@ pytestmark = pytest.mark.book
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
-    jb = Path(sys.executable).with_name("jupyter-book")
-    env = {**os.environ, "EMERGENT_HEADLESS": "1"}
+    env = {**os.environ, "EMERGENT_HEADLESS": "1", "EMERGENT_THREADS": "1", "OMP_NUM_THREADS": "1"}
     env.setdefault("EMERGENT_JS_CACHE", str(ROOT / ".cache" / "js"))
-    cmd = [str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"]
+    cmd = [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--jobs", os.environ.get("JOBS", "2"),
+           str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     log = proc.stdout + proc.stderr
     if proc.returncode != 0 and "CellTimeoutError" in log:

@@ -1,0 +1,120 @@
+"""Build the book like ``jupyter-book build``, with the notebooks executed in parallel first.
+
+``jupyter-book build`` (1.x) executes notebooks one after another and has no ``-j`` option
+(jupyter-book #1735). Sphinx's own parallel read does not work for this book: ``sphinx_proof`` cannot
+merge its domain data across processes, and MyST-NB's forked readers share one SQLite connection to
+the execution cache ("attempt to write a readonly database"). So this script does what MyST-NB's
+``cache`` execution mode would do, only ``--jobs`` notebooks at a time:
+
+1. every notebook of ``_toc.yml`` whose code is not in the execution cache
+   (``<output>/_build/.jupyter_cache``, where MyST-NB looks) is executed exactly as MyST-NB executes
+   it (``jupyter_cache``'s ``single_nb_execution`` in the notebook's folder, the book's cell timeout,
+   errors not allowed), in a pool of ``--jobs`` processes; the parent alone writes the results to the
+   cache (one writer for SQLite);
+2. ``jupyter-book build`` then finds every notebook in the cache and only renders. A notebook that
+   failed in step 1 is not cached, so step 2 executes it again and fails the build with its traceback.
+
+    python scripts/build_book.py [--jobs N] ROOT [jupyter-book build options...]
+
+e.g. ``python scripts/build_book.py --jobs 2 . -W -n --keep-going --path-output /tmp/book``.
+``--jobs`` defaults to ``$JOBS``, else 2. Progress: one line per notebook as it finishes.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+
+def toc_notebooks(root: Path) -> list[Path]:
+    """The ``.ipynb`` files that ``_toc.yml`` lists, in its order."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+
+
+def book_settings(root: Path) -> tuple[int, bool]:
+    """The per-cell timeout and ``allow_errors`` of ``_config.yml`` (jupyter-book's defaults otherwise)."""
+    import yaml
+
+    execute = (yaml.safe_load((root / "_config.yml").read_text()) or {}).get("execute", {}) or {}
+    return int(execute.get("timeout", 30)), bool(execute.get("allow_errors", False))
+
+
+def _execute(path: str, timeout: int, allow_errors: bool) -> tuple[str, dict | None, float, str | None]:
+    """Run one notebook as MyST-NB does (in a worker process); return it executed, or the error."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    nb = nbformat.read(path, as_version=4)
+    res = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=allow_errors,
+                              meta_override=True)
+    if res.err is not None:
+        return path, None, res.time, res.exc_string
+    return path, nb, res.time, None
+
+
+def execute_notebooks(root: Path, output: Path, jobs: int) -> int:
+    """Step 1: execute the uncached notebooks ``jobs`` at a time into the execution cache.
+
+    Returns the number of notebooks that failed (they are left out of the cache).
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(output / "_build" / ".jupyter_cache"))
+    todo = []
+    for path in toc_notebooks(root):
+        try:
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            todo.append(path)
+    if not todo:
+        print("[book] every notebook is in the execution cache", flush=True)
+        return 0
+    timeout, allow_errors = book_settings(root)
+    print(f"[book] executing {len(todo)} notebook(s), {jobs} at a time", flush=True)
+    failed = 0
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_execute, str(p), timeout, allow_errors) for p in todo]
+        for k, fut in enumerate(as_completed(futures), 1):
+            path, nb, seconds, err = fut.result()
+            rel = Path(path).relative_to(root)
+            if err is not None:
+                failed += 1
+                print(f"[book] {k}/{len(todo)} FAILED after {seconds:.0f} s: {rel} "
+                      "(the build below shows the traceback)", flush=True)
+                continue
+            record = cache.add_nb_to_project(path)
+            cache.cache_notebook_bundle(CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds}),
+                                        check_validity=False, overwrite=True)
+            print(f"[book] {k}/{len(todo)} executed in {seconds:5.0f} s: {rel}", flush=True)
+    print(f"[book] notebooks executed in {time.perf_counter() - t0:.0f} s", flush=True)
+    return failed
+
+
+def main(argv: list[str]) -> None:
+    jobs = int(os.environ.get("JOBS", "2"))
+    if argv[:1] == ["--jobs"]:
+        jobs, argv = int(argv[1]), argv[2:]
+    if jobs < 1:
+        raise SystemExit(f"--jobs must be >= 1, got {jobs}")
+    argv = argv or ["."]
+    root = Path(argv[0]).resolve()
+    output = root
+    if "--path-output" in argv:
+        output = Path(argv[argv.index("--path-output") + 1]).resolve()
+    execute_notebooks(root, output, jobs)
+    from jupyter_book.cli import main as jb_cli
+
+    jb_cli.main(["build", *argv], standalone_mode=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
