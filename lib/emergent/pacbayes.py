@@ -15,6 +15,14 @@ Information in the weights of Bayesian linear regression (§4.2, spec E1)
     with the exact posterior and the prior as the "adapted" prior, Prop. 4.2.1 gives
     :math:`\mathbb{E}_D\,\mathrm{KL}(p(w|D)\,\|\,p(w)) = I(w;D)` exactly.
 
+Prop. 4.2.2 and Fisher = Hessian (§4.2, spec E2)
+    :func:`optimal_gaussian_posterior` is Prop. 4.2.2 with the **corrected** constant,
+    :math:`\Sigma^{*-1} = H/\beta + \sigma_0^{-2} I`, and its information in the weights;
+    :func:`quadratic_coding_cost` is the coding cost (4.3) under the second-order expansion of the
+    proof. :func:`logistic_fisher` and :func:`logistic_map` are binary logistic regression's Fisher
+    (= the cross-entropy Hessian at every w) and its L2-regularised minimiser (Newton);
+    :func:`fisher_matrix` is the exact Fisher of any small torch classifier (classes enumerated).
+
 Random labels, exact structure function (§4.6, spec E4)
     :func:`lookup_table_structure`: the lookup table that memorises k of N random labels, the
     structure function (4.1) :math:`S(t) = N\log|Y| - t` and the critical β of the Lagrangian (4.3).
@@ -44,6 +52,11 @@ __all__ = [
     "bayes_linear_information",
     "gaussian_kl",
     "lookup_table_structure",
+    "optimal_gaussian_posterior",
+    "quadratic_coding_cost",
+    "logistic_fisher",
+    "logistic_map",
+    "fisher_matrix",
 ]
 
 
@@ -446,3 +459,167 @@ def lookup_table_structure(n, n_labels, beta, c=None) -> dict:
         "lagrangian": loss + beta * iiw,
         "cost_per_label": c,
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Prop 4.2.2: the optimal Gaussian posterior around a point estimate (spec E1, E2)
+# ----------------------------------------------------------------------------------------------
+def _check_curvature(w0, H, sigma0, beta):
+    w0 = np.atleast_1d(np.asarray(w0, dtype=float))
+    H = np.atleast_2d(np.asarray(H, dtype=float))
+    k = w0.shape[-1]
+    if w0.ndim != 1 or H.shape != (k, k):
+        raise ValueError(f"w0 must be (k,) and H (k, k), got {w0.shape} and {H.shape}")
+    if not np.allclose(H, H.T, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(H).max()))):
+        raise ValueError("H must be symmetric")
+    if not (sigma0 > 0 and beta > 0):
+        raise ValueError(f"sigma0 and beta must be > 0, got {sigma0}, {beta}")
+    return w0, 0.5 * (H + H.T), k
+
+
+def quadratic_coding_cost(w0, Sigma, H, sigma0, beta=1.0, loss0=0.0):
+    r"""Coding cost (4.3) of :math:`q = \mathcal N(w_0, \Sigma)` under the expansion of Prop. 4.2.2.
+
+    .. math::
+        C_\beta = L_D(w_0) + \tfrac12\operatorname{tr}(\Sigma H)
+                  + \beta\,\mathrm{KL}\big(\mathcal N(w_0,\Sigma)\,\|\,\mathcal N(0,\sigma_0^2 I)\big),
+
+    with :math:`\mathbb{E}_{w\sim q} L_D(w) = L_D(w_0) + \tfrac12\operatorname{tr}(\Sigma H)`: exact
+    for a quadratic :math:`L_D` with Hessian H at *any* w₀ (the gradient term has zero mean under q),
+    a second-order approximation otherwise. (The thesis's proof drops the ½, spec §6 erratum 3.)
+    ``loss0`` is :math:`L_D(w_0)` (summed nats). β = 1 is the bits-back code length / negative ELBO.
+    """
+    w0, H, k = _check_curvature(w0, H, sigma0, beta)
+    Sigma = np.atleast_2d(np.asarray(Sigma, dtype=float))
+    if Sigma.shape != (k, k):
+        raise ValueError(f"Sigma must be ({k}, {k}), got {Sigma.shape}")
+    kl = gaussian_kl(w0, Sigma, np.zeros(k), sigma0**2 * np.eye(k))
+    return float(loss0 + 0.5 * np.sum(Sigma * H) + beta * kl)
+
+
+def optimal_gaussian_posterior(w0, H, sigma0, beta=1.0):
+    r"""Prop. 4.2.2, corrected: the best :math:`\Sigma` for :math:`q=\mathcal N(w_0,\Sigma)` and its IIW.
+
+    Minimising :func:`quadratic_coding_cost` over Σ, i.e.
+    :math:`\tfrac12\operatorname{tr}(\Sigma H) + \tfrac\beta2[\sigma_0^{-2}\operatorname{tr}\Sigma
+    - \log|\Sigma|] + \text{const}`, gives
+
+    .. math:: \Sigma^* = \big(H/\beta + \sigma_0^{-2} I\big)^{-1}
+
+    (the thesis prints :math:`(F + I/(2\sigma_0^2))^{-1}` for β = 1: spec §6 erratum 3). With a
+    summed loss of per-sample Fisher F at a minimum, H = N F. As :math:`\sigma_0\to\infty`,
+    :math:`\Sigma^*\to\beta H^{-1}` and :math:`\mathrm{KL}\to\tfrac12\log|H/\beta| + c(\sigma_0)`,
+    :math:`c(\sigma_0) = k\log\sigma_0 - k/2` (when H is non-singular).
+
+    ``H`` must make :math:`H/\beta + \sigma_0^{-2} I` positive definite (H positive semi-definite at
+    a minimum). Returns ``(Sigma, kl)`` with ``kl`` = KL(N(w₀, Σ*) ‖ N(0, σ₀² I)) in nats.
+    """
+    w0, H, k = _check_curvature(w0, H, sigma0, beta)
+    precision = H / beta + np.eye(k) / sigma0**2
+    cf = _cho(precision, "H / beta + I / sigma0^2")
+    Sigma = linalg.cho_solve(cf, np.eye(k))
+    Sigma = 0.5 * (Sigma + Sigma.T)
+    kl = gaussian_kl(w0, Sigma, np.zeros(k), sigma0**2 * np.eye(k))
+    return Sigma, float(kl)
+
+
+# ----------------------------------------------------------------------------------------------
+# Binary logistic regression: Fisher = Hessian (spec E2)
+# ----------------------------------------------------------------------------------------------
+def _check_logistic(X, w):
+    X = np.asarray(X, dtype=float)
+    w = np.asarray(w, dtype=float)
+    if X.ndim != 2 or w.shape != (X.shape[1],):
+        raise ValueError(f"X must be (n, d) and w (d,), got {X.shape} and {w.shape}")
+    return X, w
+
+
+def logistic_fisher(X, w):
+    r"""Fisher information of binary logistic regression, summed over the N rows of X.
+
+    Model :math:`p_w(y=1|x) = \sigma(w\cdot x)` (put a column of ones in X for a bias):
+
+    .. math:: F(w) = \sum_i p_i(1-p_i)\,x_i x_i^\top,\qquad p_i = \sigma(w\cdot x_i).
+
+    It equals the Hessian of the summed cross-entropy :math:`L_D(w)` at **every** w, whatever the
+    labels (the logit is linear in w, so the residual term :math:`\sum_i (p_i - y_i)\nabla^2 z_i`
+    vanishes): the identity Prop. 4.2.2 uses, here exact. Returns a (d, d) array.
+    """
+    X, w = _check_logistic(X, w)
+    z = X @ w
+    v = np.exp(-np.logaddexp(0.0, z) - np.logaddexp(0.0, -z))  # p(1-p), stable for large |z|
+    return (X * v[:, None]).T @ X
+
+
+def logistic_map(X, y, l2, tol=1e-8, max_iter=100):
+    r"""The minimiser of :math:`L_D(w) + \tfrac{\lambda}{2}\|w\|^2` for binary logistic regression.
+
+    :math:`L_D` is the summed cross-entropy with labels ``y`` in {0, 1}; :math:`\lambda` = ``l2``
+    > 0 is weight decay, i.e. the MAP estimate under the prior :math:`\mathcal N(0, \lambda^{-1} I)`
+    (:math:`\sigma_0^2 = 1/\lambda`). The objective is strictly convex; Newton's method with the exact
+    Hessian :func:`logistic_fisher` + λI and a backtracking line search runs until the gradient's
+    largest entry is below ``tol`` or the Newton decrement reaches rounding level. Returns w (d,).
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(f"X must be (n, d) and y (n,), got {X.shape} and {y.shape}")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("y must contain 0/1 labels")
+    if not l2 > 0:
+        raise ValueError(f"l2 must be > 0 (the unregularised minimum may be at infinity), got {l2}")
+    d = X.shape[1]
+
+    def objective(w):
+        z = X @ w
+        return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * w @ w)
+
+    w = np.zeros(d)
+    f = objective(w)
+    for _ in range(max_iter):
+        z = X @ w
+        p = np.exp(-np.logaddexp(0.0, -z))
+        g = X.T @ (p - y) + l2 * w
+        if np.abs(g).max() < tol:
+            return w
+        H = logistic_fisher(X, w) + l2 * np.eye(d)
+        step = linalg.cho_solve(_cho(H, "the Hessian"), g)
+        if 0.5 * (g @ step) < 1e-16 * max(1.0, abs(f)):  # Newton decrement at rounding level
+            return w
+        t = 1.0
+        while True:
+            w_new = w - t * step
+            f_new = objective(w_new)
+            if f_new <= f - 1e-4 * t * (g @ step) or t < 1e-10:
+                break
+            t *= 0.5
+        w, f = w_new, f_new
+    raise RuntimeError(f"Newton did not converge in {max_iter} steps")
+
+
+def fisher_matrix(log_probs_fn, theta):
+    r"""Exact Fisher information matrix of a small classifier, summed over its inputs (torch).
+
+    ``log_probs_fn(theta)`` returns the (N, C) log-probabilities :math:`\log p_\theta(k|x_i)` of
+    the N inputs for the flat parameter vector ``theta`` (P,). With the classes enumerated (no
+    sampling),
+
+    .. math:: F(\theta) = \sum_i \sum_k p_\theta(k|x_i)\,
+              \nabla_\theta\log p_\theta(k|x_i)\,\nabla_\theta\log p_\theta(k|x_i)^\top,
+
+    i.e. the Gauss–Newton matrix :math:`\sum_i J_i^\top(\operatorname{diag}p_i - p_ip_i^\top)J_i` of
+    the logits. It is positive semi-definite everywhere, and equals the expected Hessian of
+    :math:`-\log p_\theta(y|x)` over labels drawn from the model; the Hessian of the loss on the
+    *given* labels differs by :math:`\sum_i (p_i - e_{y_i})\cdot\nabla^2_\theta z_i`. One Jacobian of
+    size N·C·P: for small models only. Returns a (P, P) tensor in ``theta``'s dtype.
+    """
+    import torch
+
+    theta = theta.detach()
+    J = torch.autograd.functional.jacobian(log_probs_fn, theta)  # (N, C, P)
+    with torch.no_grad():
+        p = log_probs_fn(theta).exp()
+    if J.ndim != 3 or J.shape[:2] != p.shape:
+        raise ValueError(f"log_probs_fn must return (N, C) log-probabilities, got {tuple(p.shape)}")
+    F = torch.einsum("nc,ncp,ncq->pq", p, J, J)
+    return 0.5 * (F + F.T)
