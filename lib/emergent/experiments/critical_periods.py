@@ -34,11 +34,9 @@ CIFAR-10 (torchvision), blur 32→8→32, learning rate 0.05·0.97^epoch, 160 cl
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import math
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -46,10 +44,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import cache
+from .cli import result_name, run_cli
 from ..data import ArrayDataset, mnist_small, torchvision_dataset
 from ..deficits import DeficitSchedule
-from ..runtime import cpu_threads, run_info
-from ..runtime import device as _device
+from ..runtime import cpu_threads
 from ..runtime import scale as _scale
 from ..sweep import NetSpec, RunSpec, all_cnn, train_sweep
 
@@ -445,7 +443,7 @@ def precomputed(figure: str, scale: str = "full", seeds: int | None = None) -> d
     """The result the CLI wrote for ``figure`` (``results/ch06_<figure>_<scale>[_<seeds>seeds].json``),
     or ``None`` if it is not there; prints which file it is and how it was made (or how to make it)."""
     extra = f" --seeds {seeds}" if seeds else ""
-    name = f"ch06_{figure}_{scale}" + (f"_{seeds}seeds" if seeds else "")
+    name = result_name("06", figure, scale, seeds)
     res = cache.precomputed(name, f"python -m emergent.experiments.critical_periods {figure} --scale {scale}{extra}")
     if res is not None:
         print(f"  {len(res['config']['seeds'])} seed(s)")
@@ -457,34 +455,9 @@ _RUNNERS = {"removal": run_removal, "sensitivity": run_sensitivity, "deficits": 
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m emergent.experiments.critical_periods",
-                                description="Run a chapter-6 sweep and write results/ch06_<figure>_<scale>.json.")
-    p.add_argument("figure", choices=list(FIGURES) + ["all"])
-    p.add_argument("--scale", choices=["fast", "full"], default=None)
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the scale's)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="change one configuration entry, VALUE as JSON (e.g. --set clean=8); repeatable")
-    p.add_argument("--tag", default="", help="suffix of the output name: results/ch06_<figure>_<scale>[_<n>seeds]_<tag>.json")
-    a = p.parse_args(argv)
-    if a.seeds is not None and a.seeds < 1:
-        p.error(f"--seeds must be at least 1, got {a.seeds}")
-    # every check before any training: the scale, the device, the configuration keys
-    try:
-        sc = _scale(a.scale)
-        _device()
-        config = cache.parse_overrides(a.set)
-        if a.seeds:
-            config["seeds"] = list(range(a.seeds))
-        _merge(config, sc)
-    except ValueError as e:  # ConfigError is one
-        p.error(str(e))
-    suffix = (f"_{a.seeds}seeds" if a.seeds else "") + (f"_{a.tag}" if a.tag else "")
-    for fig in (FIGURES if a.figure == "all" else [a.figure]):
-        t = time.perf_counter()
-        res = _RUNNERS[fig](config or None, sc, progress=True)
-        res["run"] = run_info(time.perf_counter() - t)
-        path = cache.save_result(f"ch06_{fig}_{sc}{suffix}", res)
-        print(f"{fig}: wrote {path} ({res['run']['seconds']:.0f} s)", flush=True)
+    """``python -m emergent.experiments.critical_periods FIGURE|all [--scale] [--seeds] [--set] [--tag]``."""
+    run_cli(argv, module="critical_periods", chapter="06", runners=_RUNNERS, seeds=True, progress=True,
+            check=lambda fig, changes, sc: _merge(changes, sc), set_example="clean=8")
 
 
 if __name__ == "__main__":

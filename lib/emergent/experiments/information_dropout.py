@@ -37,7 +37,6 @@ full size.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import time
 from typing import Any, Callable, Sequence
@@ -47,7 +46,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import cache, data, measures, models
-from ..runtime import cpu_threads, run_info
+from .cli import result_name, run_cli
+from ..runtime import cpu_threads
 from ..runtime import device as _device
 from ..runtime import scale as _scale
 from ..train import Trainer, fit
@@ -887,7 +887,7 @@ def grid_ref(r: int, c: int, cols: int) -> dict:
 def precomputed(figure: str, scale: str = "full", tag: str = "") -> dict | None:
     """The result the CLI wrote for ``figure`` (``results/ch02_<figure>_<scale>[_<tag>].json``), or ``None``
     if it is not there; prints which file it is and how it was made (or how to make it)."""
-    name = f"ch02_{figure}_{scale}" + (f"_{tag}" if tag else "")
+    name = result_name("02", figure, scale, tag=tag)
     how = f"python -m emergent.experiments.information_dropout {figure} --scale {scale}" + (f" --tag {tag}" if tag else "")
     return cache.precomputed(name, how)
 
@@ -902,29 +902,9 @@ _RUNNERS: dict[str, Callable[..., dict]] = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m emergent.experiments.information_dropout",
-                                description="Run a chapter-2 experiment and write results/ch02_<figure>_<scale>.json.")
-    p.add_argument("figure", choices=list(FIGURES) + ["all"])
-    p.add_argument("--scale", choices=["fast", "full"], default=None)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="change one configuration entry, VALUE as JSON (e.g. --set 'widths=[16,32]'); repeatable")
-    p.add_argument("--tag", default="", help="suffix of the output name: results/ch02_<figure>_<scale>_<tag>.json")
-    a = p.parse_args(argv)
-    figures = FIGURES if a.figure == "all" else [a.figure]
-    try:  # every check before any training: the scale, the device, the --set keys of every figure to run
-        sc = _scale(a.scale)
-        _device()
-        changes = cache.parse_overrides(a.set)
-        for fig in figures:
-            _config(fig, changes, sc)
-    except ValueError as e:  # cache.ConfigError is one
-        p.error(str(e))
-    for fig in figures:
-        t = time.perf_counter()
-        res = _RUNNERS[fig](changes or None, sc)
-        res["run"] = run_info(time.perf_counter() - t)
-        path = cache.save_result(f"ch02_{fig}_{sc}" + (f"_{a.tag}" if a.tag else ""), res)
-        print(f"{fig}: wrote {path} ({time.perf_counter() - t:.0f} s)")
+    """``python -m emergent.experiments.information_dropout FIGURE|all [--scale] [--set] [--tag]``."""
+    run_cli(argv, module="information_dropout", chapter="02", runners=_RUNNERS,
+            check=lambda fig, changes, sc: _config(fig, changes, sc), set_example="'widths=[16,32]'")
 
 
 if __name__ == "__main__":

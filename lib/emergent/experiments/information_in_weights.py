@@ -46,7 +46,6 @@ training set*, so this is not a valid certificate (and no union bound over β is
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import math
 import time
@@ -57,8 +56,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import cache, data, pacbayes
+from .cli import result_name, run_cli
 from .. import variational as var
-from ..runtime import cpu_threads, run_info
+from ..runtime import cpu_threads
 from ..runtime import device as _device
 from ..runtime import scale as _scale
 from ..train import fit
@@ -440,50 +440,21 @@ def benchmark_packed(config: dict | None = None, scale: str | None = None, n_tra
 # --------------------------------------------------------------------------------------------------
 # results/ and CLI
 # --------------------------------------------------------------------------------------------------
-def _name(figure: str, scale: str, seeds: int | None = None, tag: str = "") -> str:
-    return f"ch04_{figure}_{scale}" + (f"_{seeds}seeds" if seeds else "") + (f"_{tag}" if tag else "")
-
-
 def precomputed(figure: str, scale: str = "full", seeds: int | None = None, tag: str = "") -> dict | None:
     """The result the CLI wrote (``results/ch04_<figure>_<scale>[_<n>seeds][_<tag>].json``), or ``None``;
     prints which file it is and how it was made (or how to make it)."""
     how = (f"python -m emergent.experiments.information_in_weights {figure} --scale {scale}"
            + (f" --seeds {seeds}" if seeds else "") + (f" --tag {tag}" if tag else ""))
-    return cache.precomputed(_name(figure, scale, seeds, tag), how)
+    return cache.precomputed(result_name("04", figure, scale, seeds, tag), how)
 
 
 _RUNNERS: dict[str, Callable[..., dict]] = {"random_labels": run_random_labels, "corruption": run_corruption}
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m emergent.experiments.information_in_weights",
-                                description="Run a chapter-4 sweep and write results/ch04_<figure>_<scale>.json.")
-    p.add_argument("figure", choices=list(FIGURES) + ["all"])
-    p.add_argument("--scale", choices=["fast", "full"], default=None)
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the scale's, 1)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="change one configuration entry, VALUE as JSON (e.g. --set 'n_trains=[400]'); repeatable")
-    p.add_argument("--tag", default="", help="suffix: results/ch04_<figure>_<scale>[_<n>seeds]_<tag>.json")
-    a = p.parse_args(argv)
-    if a.seeds is not None and a.seeds < 1:
-        p.error(f"--seeds must be at least 1, got {a.seeds}")
-    figures = FIGURES if a.figure == "all" else [a.figure]
-    try:  # every check before any training
-        sc = _scale(a.scale)
-        _device()
-        config = cache.parse_overrides(a.set)
-        if a.seeds:
-            config["seeds"] = list(range(a.seeds))
-        for fig in figures:
-            _config(fig, config, sc)
-    except ValueError as e:  # cache.ConfigError is one
-        p.error(str(e))
-    for fig in figures:
-        t = time.perf_counter()
-        res = _RUNNERS[fig](config or None, sc, progress=True)
-        res["run"] = run_info(time.perf_counter() - t)
-        path = cache.save_result(_name(fig, sc, a.seeds, a.tag), res)
-        print(f"{fig}: wrote {path} ({res['run']['seconds']:.0f} s)", flush=True)
+    """``python -m emergent.experiments.information_in_weights FIGURE|all [--scale] [--seeds] [--set] [--tag]``."""
+    run_cli(argv, module="information_in_weights", chapter="04", runners=_RUNNERS, seeds=True, progress=True,
+            check=lambda fig, changes, sc: _config(fig, changes, sc), set_example="'n_trains=[400]'")
 
 
 if __name__ == "__main__":
