@@ -90,6 +90,14 @@ class _VariationalLayer(nn.Module):
     weight_logvar: nn.Parameter
     bias: Optional[nn.Parameter]
     prior_logvar: Tensor  # (E,): a Parameter (learned) or a buffer (fixed)
+    shared_input_dim: int  # dims of an input shared by all members: 2 for (B, in), 4 for (B, C, H, W)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """A sample of the output (the mean in eval mode); the member axis is dropped for one member and a
+        shared input."""
+        mean, var = self.moments(x)
+        out = self._sample(mean, var)
+        return out[:, 0] if (self.members == 1 and x.dim() == self.shared_input_dim) else out
 
     def _init_posterior(self, shape: tuple[int, ...], fan_in: int, members: int, bias: bool, prior: str,
                         sigma0: Optional[float]) -> None:
@@ -161,6 +169,8 @@ class VariationalLinear(_VariationalLayer):
     (default, in both cases, the initial value √(2/fan_in)).
     """
 
+    shared_input_dim = 2
+
     def __init__(self, in_features: int, out_features: int, members: int = 1, prior: str = "learned",
                  sigma0: Optional[float] = None, bias: bool = True) -> None:
         super().__init__()
@@ -185,11 +195,6 @@ class VariationalLinear(_VariationalLayer):
         var = torch.einsum(eq, x * x, var_w)
         return mean, var
 
-    def forward(self, x: Tensor) -> Tensor:
-        mean, var = self.moments(x)
-        out = self._sample(mean, var)
-        return out[:, 0] if (self.members == 1 and x.dim() == 2) else out
-
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, members={self.members}, "
                 f"prior={self.prior}, bias={self.bias is not None}")
@@ -203,6 +208,8 @@ class VariationalConv2d(_VariationalLayer):
     input). Output mean = conv(x, μ) + b, variance = conv(x², σ²); one sample per example, channel and
     position. fan_in = in · kh · kw.
     """
+
+    shared_input_dim = 4
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, members: int = 1,
@@ -234,11 +241,6 @@ class VariationalConv2d(_VariationalLayer):
         var = F.conv2d(x * x, w_var, None, self.stride, self.padding, 1, groups)
         shape = (x.shape[0], e, self.out_channels, *mean.shape[2:])
         return mean.reshape(shape), var.reshape(shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        mean, var = self.moments(x)
-        out = self._sample(mean, var)
-        return out[:, 0] if (self.members == 1 and x.dim() == 4) else out
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
