@@ -18,12 +18,15 @@ from emergent.pacbayes import (
     kl_bernoulli,
     kl_inverse,
     kl_inverse_bound,
+    linear_gibbs_error,
     logistic_fisher,
+    logistic_laplace_bounds,
     logistic_map,
     lookup_table_structure,
     mcallester_bound,
     optimal_gaussian_posterior,
     quadratic_coding_cost,
+    sample_error_bound,
     union_bound_grid,
     vc_bound,
 )
@@ -618,3 +621,72 @@ def test_fisher_matrix_closed_forms_and_expected_hessian():
     H = torch.autograd.functional.hessian(
         lambda t: -mlp_log_probs(t)[torch.arange(X.shape[0]), labels].sum(), theta).numpy()
     assert np.linalg.eigvalsh(H).min() < -1e-3
+
+
+# ----------------------------------------------------------------------------------------------
+# certified Gibbs errors
+# ----------------------------------------------------------------------------------------------
+def test_linear_gibbs_error_matches_monte_carlo_over_weights():
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.standard_normal((40, 3)), np.ones(40)]
+    y = (rng.random(40) < 0.5).astype(float)
+    mu = rng.standard_normal(4)
+    A = rng.standard_normal((4, 4))
+    S = 0.3 * A @ A.T
+    W = rng.multivariate_normal(mu, S, size=200_000)           # one weight vector per draw
+    per = ((X @ W.T > 0) != (y[:, None] > 0.5)).mean(1)      # P(error) per example
+    exact = linear_gibbs_error(X, y, mu, S, per_example=True)
+    se = np.sqrt(exact * (1 - exact) / W.shape[0]) + 1e-12
+    assert np.all(np.abs(per - exact) < 5 * se + 1e-9)
+    assert linear_gibbs_error(X, y, mu, S) == pytest.approx(exact.mean())
+    # a point posterior is the deterministic classifier
+    assert linear_gibbs_error(X, y, mu, np.zeros((4, 4))) == pytest.approx(np.mean((X @ mu > 0) != (y > 0.5)))
+
+
+def test_linear_gibbs_error_rejects_bad_shapes_and_labels():
+    X = np.ones((3, 2))
+    with pytest.raises(ValueError):
+        linear_gibbs_error(X, np.array([0.0, 1.0]), np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError):
+        linear_gibbs_error(X, np.array([0.0, 1.0, 2.0]), np.zeros(2), np.eye(2))
+
+
+def test_sample_error_bound_covers_the_true_error_with_probability_1_minus_delta():
+    # exact coverage over the binomial distribution of the estimate (no simulation)
+    for p, n, delta in [(0.05, 200, 0.05), (0.3, 50, 0.1), (0.01, 1000, 0.01)]:
+        k = np.arange(n + 1)
+        bounds = np.atleast_1d(sample_error_bound(k / n, n, delta))
+        miss = stats.binom.pmf(k, n, p)[bounds < p].sum()
+        assert miss <= delta
+        assert np.all(bounds >= k / n)
+    # it solves kl(e || B) = log(1/delta) / n
+    b = sample_error_bound(0.1, 500, 0.05)
+    assert kl_bernoulli(0.1, b) == pytest.approx(math.log(20) / 500, rel=1e-9)
+    with pytest.raises(ValueError):
+        sample_error_bound(1.5, 10, 0.05)
+    with pytest.raises(ValueError):
+        sample_error_bound(0.1, 10, 1.5)
+
+
+def test_logistic_laplace_bounds_are_the_kl_inverse_bound_of_each_candidate():
+    rng = np.random.default_rng(1)
+    X = np.c_[rng.standard_normal((120, 3)), np.ones(120)]
+    y = (X[:, 0] + 0.5 * rng.standard_normal(120) > 0).astype(float)
+    Xt = np.c_[rng.standard_normal((400, 3)), np.ones(400)]
+    yt = (Xt[:, 0] + 0.5 * rng.standard_normal(400) > 0).astype(float)
+    r = logistic_laplace_bounds(X, y, [0.5, 2.0], [0.3, 1.0, 3.0], 0.05, X_test=Xt, y_test=yt)
+    assert r["n_candidates"] == 6 and r["bound_kl_inverse"].shape == (2, 3)
+    # recompute one candidate by hand: MAP, corrected Laplace covariance, KL, exact Gibbs error
+    w = logistic_map(X, y, 1 / 2.0 ** 2)
+    S = 3.0 * np.linalg.inv(logistic_fisher(X, w) + np.eye(4) / 2.0 ** 2)
+    kl = gaussian_kl(w, S, np.zeros(4), 4.0 * np.eye(4))
+    g = linear_gibbs_error(X, y, w, S)
+    assert r["kl"][1, 2] == pytest.approx(kl, rel=1e-8)
+    assert r["gibbs_train"][1, 2] == pytest.approx(g, rel=1e-8)
+    assert r["bound_kl_inverse"][1, 2] == pytest.approx(kl_inverse_bound(g, kl, 120, 0.05 / 6), abs=1e-12)
+    # the certificate is the minimum, it is above the train error and (here) non-vacuous
+    assert r["bound"] == pytest.approx(r["bound_kl_inverse"].min())
+    assert r["gibbs_train"][r["best"]] < r["bound"] < 0.5
+    assert r["gibbs_test"] < r["bound"]
+    # McAllester pays for the beta grid too and is looser here
+    assert r["bound_mcallester"] > r["bound"]

@@ -353,3 +353,20 @@ def test_evaluate_reports_sampled_and_mean_accuracy():
         assert ev["acc_mean"][e] == pytest.approx((out[:, e].argmax(1) == y).double().mean().item())
         assert ev["ce_mean"][e] == pytest.approx(nn.functional.cross_entropy(out[:, e], y).item(), rel=1e-5)
         assert 0 <= ev["acc_sampled"][e] <= 1
+
+
+def test_per_member_fixed_priors_give_each_member_its_own_kl():
+    torch.manual_seed(0)
+    s0 = [0.1, 0.5, 2.0]
+    packed = V.VariationalLinear(5, 4, members=3, prior="fixed", sigma0=s0)
+    with torch.no_grad():
+        packed.weight_logvar.uniform_(-6, 0)
+    mu = packed.weight_mean.detach().double()
+    var = packed.logvar().detach().double().exp()
+    for e, s in enumerate(s0):  # closed form, one member at a time
+        kl_e = 0.5 * torch.sum(mu[e] ** 2 / s ** 2 + var[e] / s ** 2 - torch.log(var[e] / s ** 2) - 1)
+        assert packed.kl()[e].item() == pytest.approx(kl_e.item(), rel=1e-6)  # log λ² is float32
+    with pytest.raises(ValueError):
+        V.VariationalLinear(5, 4, members=3, prior="fixed", sigma0=[0.1, 0.2])
+    with pytest.raises(ValueError):
+        V.VariationalLinear(5, 4, members=2, prior="fixed", sigma0=[0.1, -1.0])

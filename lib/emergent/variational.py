@@ -15,7 +15,7 @@ Layers (course spec ch04 §3.1, our choice)
 clamped to ``[-20, 5]`` wherever it is used), a deterministic bias, and a prior ``N(0, λ² I)`` with one
 log λ² per layer and member, learned (``prior="learned"``, the default) or fixed (``prior="fixed"``).
 Initialisation (spec §4 Pilot A): μ ∼ N(0, 2/fan_in), log σ² = log(2/fan_in) − 6, log λ² = log(2/fan_in)
-(or log σ0² when ``sigma0`` is given).
+(or log σ0² when ``sigma0`` is given: one value, or one per member).
 
 The forward pass uses the **local reparametrisation trick** (Kingma, Salimans & Welling 2015): for a
 weight sample w ∼ q the pre-activation ``x·w`` is Gaussian with mean ``x·μ`` and variance ``x²·σ²``,
@@ -100,7 +100,7 @@ class _VariationalLayer(nn.Module):
         return out[:, 0] if (self.members == 1 and x.dim() == self.shared_input_dim) else out
 
     def _init_posterior(self, shape: tuple[int, ...], fan_in: int, members: int, bias: bool, prior: str,
-                        sigma0: Optional[float]) -> None:
+                        sigma0: Optional[float | Sequence[float]]) -> None:
         if prior not in ("learned", "fixed"):
             raise ValueError(f"prior must be 'learned' or 'fixed', got {prior!r}")
         e = int(members)
@@ -113,11 +113,17 @@ class _VariationalLayer(nn.Module):
         self.weight_mean = nn.Parameter(torch.randn(e, *shape) * math.sqrt(he))
         self.weight_logvar = nn.Parameter(torch.full((e, *shape), math.log(he) - 6.0))
         self.bias = nn.Parameter(torch.zeros(e, shape[0])) if bias else None
-        log_prior = math.log(he) if sigma0 is None else 2.0 * math.log(float(sigma0))
+        if sigma0 is None:
+            log_prior = torch.full((e,), math.log(he))
+        else:  # one σ0 for all members, or one per member (e.g. a grid of priors packed in one model)
+            s0 = torch.as_tensor(sigma0, dtype=torch.float64).flatten()
+            if s0.numel() not in (1, e) or not bool((s0 > 0).all()) or not bool(torch.isfinite(s0).all()):
+                raise ValueError(f"sigma0 must be one positive number or one per member ({e}), got {sigma0!r}")
+            log_prior = (2.0 * s0.log()).expand(e).float().clone()
         if prior == "learned":
-            self.prior_logvar = nn.Parameter(torch.full((e,), log_prior))
+            self.prior_logvar = nn.Parameter(log_prior)
         else:
-            self.register_buffer("prior_logvar", torch.full((e,), log_prior))
+            self.register_buffer("prior_logvar", log_prior)
         self.sample: Optional[bool] = None  # None: sample in train mode, mean weights in eval mode
 
     # ---------------------------------------------------------------------------------------------
@@ -165,14 +171,14 @@ class VariationalLinear(_VariationalLayer):
 
     ``members=E`` packs E independent layers: weights ``(E, out, in)``, input ``(B, in)`` (shared) or
     ``(B, E, in)``, output ``(B, E, out)`` (``(B, out)`` for ``E = 1`` and a 2-D input).
-    ``prior="learned"`` learns log λ² per member; ``"fixed"`` keeps λ = ``sigma0``
+    ``prior="learned"`` learns log λ² per member; ``"fixed"`` keeps λ = ``sigma0`` (one per member allowed)
     (default, in both cases, the initial value √(2/fan_in)).
     """
 
     shared_input_dim = 2
 
     def __init__(self, in_features: int, out_features: int, members: int = 1, prior: str = "learned",
-                 sigma0: Optional[float] = None, bias: bool = True) -> None:
+                 sigma0: Optional[float | Sequence[float]] = None, bias: bool = True) -> None:
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
         self._init_posterior((self.out_features, self.in_features), self.in_features, members, bias, prior, sigma0)
@@ -213,7 +219,7 @@ class VariationalConv2d(_VariationalLayer):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, members: int = 1,
-                 prior: str = "learned", sigma0: Optional[float] = None, bias: bool = True) -> None:
+                 prior: str = "learned", sigma0: Optional[float | Sequence[float]] = None, bias: bool = True) -> None:
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
@@ -256,14 +262,15 @@ class VariationalMLP(nn.Module):
     """
 
     def __init__(self, widths: Sequence[int], members: int = 1, prior: str = "learned",
-                 sigma0: Optional[float] = None, activation: str = "relu") -> None:
+                 sigma0: Optional[float | Sequence[float]] = None, activation: str = "relu") -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         if len(widths) < 2:
             raise ValueError("widths needs at least an input and an output size")
         if activation not in ("relu", "softplus"):
             raise ValueError(f"activation must be 'relu' or 'softplus', got {activation!r}")
-        self.config = dict(widths=widths, members=int(members), prior=prior, sigma0=sigma0, activation=activation)
+        s0 = sigma0 if sigma0 is None or isinstance(sigma0, (int, float)) else [float(v) for v in sigma0]
+        self.config = dict(widths=widths, members=int(members), prior=prior, sigma0=s0, activation=activation)
         self.widths, self.members = widths, int(members)
         self.layers = nn.ModuleList(VariationalLinear(a, b, members, prior, sigma0)
                                     for a, b in zip(widths[:-1], widths[1:]))
