@@ -119,3 +119,28 @@ def test_smoke_random_label_transition():
     assert r["train_acc"][0] > 0.9  # 0.97 measured with ~1,900 steps; 0.956 at β = 0.01 with 1,200 steps
     assert r["train_acc"][1] < 0.2  # chance: 0.11
     assert r["kl_per_sample"][0] > 10 * max(r["kl_per_sample"][1], 0.1)
+
+
+def test_report_follows_training_and_changes_nothing(tmp_path, monkeypatch):
+    """The progress callback (the Run button's) rises to 1 over the epochs of every group, and the result
+    is the one trained without it (the cache keys do not see it: a second cache is used here)."""
+    cfg = dict(n_trains=[100], labels=["random", "real"], betas=[0.01, 1.0], steps=6, eval_samples=2)
+    calls = []
+    with_report = iw.run_random_labels(cfg, "fast", report=lambda f, msg="": calls.append((f, msg)))
+    fractions = [f for f, _ in calls]
+    epochs = iw.epochs_for(iw._config("random_labels", cfg, "fast"), 100)
+    assert len(fractions) >= 2 * epochs  # every epoch of both groups reported
+    assert all(0 < f <= 1 for f in fractions)
+    assert all(a <= b + 1e-12 for a, b in zip(fractions, fractions[1:]))  # never goes back
+    assert fractions[-1] == 1.0 and any(abs(f - 0.5) < 1e-12 for f in fractions)  # group 1 of 2 ends at 0.5
+    assert any("N=100 real seed=0" in msg for _, msg in calls)
+
+    monkeypatch.setenv("EMERGENT_CACHE", str(tmp_path / "cache_without_report"))
+    without = iw.run_random_labels(cfg, "fast")
+    timing = ("group_seconds",)
+    assert {k: v for k, v in with_report.items() if k not in timing} == \
+        {k: v for k, v in without.items() if k not in timing}
+
+    calls.clear()  # cached now: the callback still ends at 1
+    assert iw.run_random_labels(cfg, "fast", report=lambda f, msg="": calls.append(f)) == without
+    assert calls and calls[-1] == 1.0

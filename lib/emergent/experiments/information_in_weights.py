@@ -63,7 +63,7 @@ from ..runtime import device as _device
 from ..runtime import scale as _scale
 from ..train import fit
 
-__all__ = ["FIGURES", "ARCHS", "default_config", "load_data", "corrupt_labels", "make_model", "epochs_for",
+__all__ = ["FIGURES", "ARCHS", "Report", "default_config", "load_data", "corrupt_labels", "make_model", "epochs_for",
            "member_labels_loss", "train_group",
            "run_random_labels", "run_corruption", "benchmark_packed", "precomputed", "main"]
 
@@ -238,19 +238,31 @@ def member_labels_loss(betas: Sequence[float], n_train: int) -> Callable:
     return loss_fn
 
 
+Report = Callable[[float, str], None]
+"""A progress callback ``report(fraction, message)``, ``fraction`` in [0, 1] (what
+:func:`emergent.widgets.run_button` hands to its ``train`` function)."""
+
+
 def train_group(cfg: dict, x: torch.Tensor, y: torch.Tensor, betas: Sequence[float], seed: int,
-                model: var.VariationalMLP | None = None, steps: int | None = None) -> tuple[var.VariationalMLP, dict]:
+                model: var.VariationalMLP | None = None, steps: int | None = None,
+                report: Report | None = None) -> tuple[var.VariationalMLP, dict]:
     """Train ``len(betas)`` packed members on ``(x, y)`` (``y`` of shape ``(N,)`` shared, or ``(N, E)``
     per member) through :func:`emergent.train.fit`; returns the model and the history.
-    ``model`` (optional) is a fresh packed model to train (e.g. to compare with one-by-one training)."""
+    ``model`` (optional) is a fresh packed model to train (e.g. to compare with one-by-one training).
+    ``report`` (optional) is called after every epoch with the fraction of epochs done (a per-epoch
+    callback of :func:`emergent.train.fit`; it reads nothing and changes nothing of the training)."""
     n = len(x)
     if model is None:
         model = make_model(cfg, x.shape[1], max(int(y.max().item()) + 1, 10), len(betas), seed)
     c = dict(cfg) if steps is None else dict(cfg, steps=steps)
+    epochs = epochs_for(c, n)
     loss = var.variational_loss(list(betas), n) if y.dim() == 1 else member_labels_loss(list(betas), n)
+    callbacks = []
+    if report is not None:
+        callbacks.append(lambda epoch, _model, _hist: report((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}"))
     with cpu_threads(x.device):
-        hist = fit(model, (x, y), var.trainer(epochs_for(c, n), c["batch_size"], c["lr_mean"], c["lr_var"]),
-                   loss_fn=loss, progress=False, seed=int(seed))
+        hist = fit(model, (x, y), var.trainer(epochs, c["batch_size"], c["lr_mean"], c["lr_var"]),
+                   loss_fn=loss, progress=False, seed=int(seed), callbacks=callbacks)
     return model, hist
 
 
@@ -276,7 +288,7 @@ def _measure(model, train, test, samples: int) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Fig 4.2 / 4.3 left
 # --------------------------------------------------------------------------------------------------
-def _group_random_labels(cfg: dict, n_train: int, labels: str, seed: int) -> dict:
+def _group_random_labels(cfg: dict, n_train: int, labels: str, seed: int, report: Report | None = None) -> dict:
     gcfg = {k: v for k, v in cfg.items() if k not in ("n_trains", "labels", "seeds")}
     gcfg.update(n_train=int(n_train), label_set=labels, seed=int(seed))
 
@@ -288,7 +300,7 @@ def _group_random_labels(cfg: dict, n_train: int, labels: str, seed: int) -> dic
             y = _random_labels(len(y), 10, seed).to(y.device)
         elif labels != "real":
             raise ValueError(f"labels must be 'random' or 'real', got {labels!r}")
-        model, _ = train_group(cfg, x, y, cfg["betas"], seed)
+        model, _ = train_group(cfg, x, y, cfg["betas"], seed, report=report)
         res = _measure(model, (x, y), test, cfg["eval_samples"])
         res.update(seconds=time.perf_counter() - t0, source=src, epochs=epochs_for(cfg, len(x)), n_used=len(x))
         return res
@@ -300,7 +312,8 @@ def _sd(v: Sequence[float]) -> float:
     return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
 
 
-def run_random_labels(config: dict | None = None, scale: str | None = None, progress: bool = False) -> dict:
+def run_random_labels(config: dict | None = None, scale: str | None = None, progress: bool = False,
+                      report: Report | None = None) -> dict:
     """Thesis Fig 4.2 (and 4.3 left with ``arch="mlp_wide"``): the β × N × (random | real labels) sweep.
 
     Returns flat lists, one entry per (N, label set, β) run (N outer, β inner): ``beta``, ``n_train``,
@@ -310,8 +323,19 @@ def run_random_labels(config: dict | None = None, scale: str | None = None, prog
     ``pac_bayes_bound`` (indicative, see the module docstring), ``n_train_used`` (N clipped to the offline
     stand-in's size when the full-scale data are unavailable), ``train_acc_seeds``, ``kl_per_sample_seeds``;
     ``group_seconds`` per (N, label set, seed); and ``config``.
+
+    ``report(fraction, message)`` (optional; e.g. the one :func:`emergent.widgets.run_button` passes)
+    follows the training: called after every epoch of every (N, label set, seed) group, with the fraction
+    of the whole sweep done, and after each group, cached ones included; it ends at 1. It is no part of
+    the configuration: the cache keys and the result are the same with or without it.
     """
     cfg = _config("random_labels", config, scale)
+    n_groups = len(cfg["n_trains"]) * len(cfg["labels"]) * len(cfg["seeds"])
+
+    def group_report(i: int, what: str) -> Report | None:
+        if report is None:
+            return None
+        return lambda f, msg="": report((i + f) / n_groups, f"{what}: {msg}" if msg else what)
 
     def compute():
         keys = ("train_acc", "train_acc_mean_net", "kl_per_sample", "test_acc", "test_acc_mean_net")
@@ -319,12 +343,17 @@ def run_random_labels(config: dict | None = None, scale: str | None = None, prog
                                    train_acc_sd=[],
                                    pac_bayes_bound=[], train_acc_seeds=[], kl_per_sample_seeds=[], group_seconds=[],
                                    **{k: [] for k in keys})
+        done = 0
         for n in cfg["n_trains"]:
             for lab in cfg["labels"]:
                 groups = []
                 for s in cfg["seeds"]:
                     t = time.perf_counter()
-                    groups.append(_group_random_labels(cfg, n, lab, s))
+                    what = f"N={n} {lab} seed={s}"
+                    groups.append(_group_random_labels(cfg, n, lab, s, group_report(done, what)))
+                    done += 1
+                    if report is not None:
+                        report(done / n_groups, f"{what}: done")
                     out["group_seconds"].append(dict(n_train=n, labels=lab, seed=s, seconds=groups[-1]["seconds"]))
                     if progress:
                         print(f"[random_labels] N={n} {lab} seed={s}: {time.perf_counter() - t:.1f} s", flush=True)
@@ -345,7 +374,10 @@ def run_random_labels(config: dict | None = None, scale: str | None = None, prog
                     out["pac_bayes_bound"].append(_pac(1 - out["train_acc"][-1], kl_nats, n_used))
         return out
 
-    return cache.cached("ch04/random_labels", cfg, compute)
+    result = cache.cached("ch04/random_labels", cfg, compute)
+    if report is not None:
+        report(1.0, "done")
+    return result
 
 
 # --------------------------------------------------------------------------------------------------
