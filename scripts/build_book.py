@@ -18,6 +18,13 @@ the execution cache ("attempt to write a readonly database"). So this script doe
 
 e.g. ``python scripts/build_book.py --jobs 2 . -W -n --keep-going --path-output /tmp/book``.
 ``--jobs`` defaults to ``$JOBS``, else 2. Progress: one line per notebook as it finishes.
+
+``--student`` (first, or after ``--jobs N``) builds the site for students: the same book with
+sphinx-exercise's ``hide_solutions`` on and every exercise check cell without its expected value
+(read through ``emergent.classroom.site``), from a copy of ``_config.yml`` with those overrides (its
+relative extension paths made absolute), into ``ROOT/_build/student/_build/html`` unless
+``--path-output`` says otherwise. It shares the default build's execution cache (where the two
+versions of a notebook are cached side by side).
 """
 from __future__ import annotations
 
@@ -45,12 +52,25 @@ def book_settings(root: Path) -> tuple[int, bool]:
     return int(execute.get("timeout", 30)), bool(execute.get("allow_errors", False))
 
 
-def _execute(path: str, timeout: int, allow_errors: bool) -> tuple[str, dict | None, float, str | None]:
-    """Run one notebook as MyST-NB does (in a worker process); return it executed, or the error."""
+def _read(path: str | Path, student: bool = False):
+    """A notebook as MyST-NB reads it: as it is, or for the students' site (check cells without
+    their expected values, ``emergent.classroom.site``)."""
     import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    if student:
+        from emergent.classroom.site import student_view
+
+        nb = student_view(nb)
+    return nb
+
+
+def _execute(path: str, timeout: int, allow_errors: bool,
+             student: bool = False) -> tuple[str, dict | None, float, str | None]:
+    """Run one notebook as MyST-NB does (in a worker process); return it executed, or the error."""
     from jupyter_cache.executors.utils import single_nb_execution
 
-    nb = nbformat.read(path, as_version=4)
+    nb = _read(path, student)
     res = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=allow_errors,
                               meta_override=True)
     if res.err is not None:
@@ -58,12 +78,12 @@ def _execute(path: str, timeout: int, allow_errors: bool) -> tuple[str, dict | N
     return path, nb, res.time, None
 
 
-def execute_notebooks(root: Path, output: Path, jobs: int) -> int:
+def execute_notebooks(root: Path, output: Path, jobs: int, student: bool = False) -> int:
     """Step 1: execute the uncached notebooks ``jobs`` at a time into the execution cache.
 
-    Returns the number of notebooks that failed (they are left out of the cache).
+    Returns the number of notebooks that failed (they are left out of the cache). ``student``: the
+    notebooks as the students' site reads them.
     """
-    import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
@@ -71,7 +91,7 @@ def execute_notebooks(root: Path, output: Path, jobs: int) -> int:
     todo = []
     for path in toc_notebooks(root):
         try:
-            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+            cache.match_cache_notebook(_read(path, student))
         except KeyError:
             todo.append(path)
     if not todo:
@@ -82,7 +102,7 @@ def execute_notebooks(root: Path, output: Path, jobs: int) -> int:
     failed = 0
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_execute, str(p), timeout, allow_errors) for p in todo]
+        futures = [pool.submit(_execute, str(p), timeout, allow_errors, student) for p in todo]
         for k, fut in enumerate(as_completed(futures), 1):
             path, nb, seconds, err = fut.result()
             rel = Path(path).relative_to(root)
@@ -99,10 +119,39 @@ def execute_notebooks(root: Path, output: Path, jobs: int) -> int:
     return failed
 
 
+def student_config(root: Path, cache: Path) -> Path:
+    """A copy of ``root/_config.yml`` for the students' site: solutions hidden (sphinx-exercise's
+    ``hide_solutions``), extension paths absolute (the copy lives elsewhere), the execution cache
+    ``cache`` shared with the default build. Written to a temporary folder; returns its path."""
+    import tempfile
+
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text()) or {}
+    sphinx = config.setdefault("sphinx", {}) or {}
+    config["sphinx"] = sphinx
+    sphinx.setdefault("config", {})["hide_solutions"] = True
+    # check cells without their expected values (emergent.classroom.site)
+    sphinx["config"]["nb_custom_formats"] = {".ipynb": "emergent.classroom.site.read_student"}
+    local = sphinx.get("local_extensions") or {}
+    sphinx["local_extensions"] = {name: str((root / path).resolve()) for name, path in local.items()} or None
+    if sphinx["local_extensions"] is None:
+        del sphinx["local_extensions"]
+    config.setdefault("execute", {})["cache"] = str(cache)
+    path = Path(tempfile.mkdtemp(prefix="emergent-student-book-")) / "_config.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return path
+
+
 def main(argv: list[str]) -> None:
     jobs = int(os.environ.get("JOBS", "2"))
+    student = False
+    if argv[:1] == ["--student"]:
+        student, argv = True, argv[1:]
     if argv[:1] == ["--jobs"]:
         jobs, argv = int(argv[1]), argv[2:]
+    if argv[:1] == ["--student"]:
+        student, argv = True, argv[1:]
     if jobs < 1:
         raise SystemExit(f"--jobs must be >= 1, got {jobs}")
     argv = argv or ["."]
@@ -110,7 +159,16 @@ def main(argv: list[str]) -> None:
     output = root
     if "--path-output" in argv:
         output = Path(argv[argv.index("--path-output") + 1]).resolve()
-    execute_notebooks(root, output, jobs)
+    if student:
+        # the students' site: its own config and output, the default build's execution cache
+        cache = output / "_build" / ".jupyter_cache"
+        if "--config" not in argv:
+            argv = [*argv, "--config", str(student_config(root, cache))]
+        if "--path-output" not in argv:
+            argv = [*argv, "--path-output", str(root / "_build" / "student")]
+        print(f"[book] students' site (solutions hidden): "
+              f"{Path(argv[argv.index('--path-output') + 1]) / '_build' / 'html'}", flush=True)
+    execute_notebooks(root, output, jobs, student)
     from jupyter_book.cli import main as jb_cli
 
     jb_cli.main(["build", *argv], standalone_mode=True)

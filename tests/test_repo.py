@@ -37,6 +37,14 @@ def test_notebooks_follow_the_house_standard():
                                             "import torchvision" in "".join(c["source"])), nb.name
 
 
+def test_notebook_links_open_in_jupyterlab_too():
+    # {doc} shows as raw text in JupyterLab (jupyterlab-myst); a Markdown link to the file works in both
+    for nb in NOTEBOOKS:
+        cells = json.loads(nb.read_text())["cells"]
+        text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        assert "{doc}`" not in text, f"{nb.name}: use [Title](path.ipynb) instead of {{doc}}"
+
+
 def test_every_notebook_is_in_the_toc():
     toc = (ROOT / "_toc.yml").read_text()
     missing = [str(nb.relative_to(ROOT)) for nb in NOTEBOOKS if str(nb.relative_to(ROOT).with_suffix("")) not in toc]

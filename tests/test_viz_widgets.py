@@ -91,6 +91,62 @@ def test_log_slider_range():
     assert s.min == pytest.approx(-3) and s.max == pytest.approx(1) and s.value == pytest.approx(0.1)
 
 
+def test_controls_get_the_course_defaults():
+    # a control made by hand in a notebook: whole label, wide slider, updates on release
+    onset = W.SelectionSlider(options=[0, 4, 8], value=0, description="deficit onset")
+    fixed = W.IntSlider(value=1, description="n", layout=W.Layout(width="200px"),
+                        style={"description_width": "30px"})
+    menu = W.Dropdown(options=["a", "b"], description="a long description")
+    widgets.live(lambda onset, n, m: None, {"onset": onset, "n": fixed, "m": menu})
+    assert onset.style.description_width == "initial"
+    assert onset.layout.width == widgets.SLIDER_WIDTH and onset.continuous_update is False
+    assert fixed.layout.width == "200px" and fixed.style.description_width == "30px"  # kept
+    assert menu.style.description_width == "initial"
+    for s in (widgets.slider(0.5, 0, 1, 0.1, "a"), widgets.log_slider(1, 0.1, 10, "b"),
+              widgets.grid_slider([1, 2], 1, "c")):
+        assert s.layout.width == widgets.SLIDER_WIDTH and s.continuous_update is False
+    run = W.IntSlider(value=8, description="onset")
+    widgets.run_button(lambda report, onset: None, {"onset": run})
+    assert run.layout.width == widgets.SLIDER_WIDTH
+
+
+def test_figure_gets_the_value_the_readout_shows():
+    seen = []
+    beta = widgets.log_slider(0.2, 1e-3, 10.0, "β")   # 40 log steps: 0.2 is not on them
+    eps = widgets.slider(0.531, 0.05, 1.0, 0.001, "ε")
+    n = widgets.log_slider(1000, 50, 100_000, "N", integer=True)
+    assert beta.readout_format == ".3r" and eps.readout_format == ".3f" and n.readout_format == ".0f"
+    assert widgets.slider(0.5, 0, 1, 0.05, "x").readout_format == ".2f"
+    assert widgets.slider(2.5, 0, 180, 2.5, "θ").readout_format == ".1f"
+    assert widgets.slider(32, 2, 256, 1, "D").readout_format == ".0f"
+    widgets.live(lambda b, e, n: seen.append((b, e, n)), {"b": beta, "e": eps, "n": n})
+    assert seen[-1] == (0.2, 0.531, 1000) and isinstance(seen[-1][2], int)
+    beta.value = 10 ** (beta.min + 23 * beta.step)   # where a drag lands: 0.19953, read "0.200"
+    assert beta.value != 0.2 and seen[-1][0] == 0.2
+    beta.value = 0.8185       # a position the readout shows as 0.819 (3 significant digits)
+    assert seen[-1][0] == 0.819
+    eps.value = 0.8200000001
+    assert seen[-1][1] == 0.82
+    n.value = 1258.93
+    assert seen[-1][2] == 1259
+    assert widgets.shown(W.Dropdown(options=["a"], value="a")) == "a"
+
+
+def test_grid_slider_offers_exactly_the_grid():
+    grid = np.logspace(-2, 0, 7)
+    s = widgets.grid_slider(grid, 0.2, "β")
+    assert [v for _, v in s.options] == list(grid)
+    assert [label for label, _ in s.options] == [format(v, ".3g") for v in grid]
+    assert s.value == grid[np.argmin(np.abs(np.log(grid / 0.2)))]   # snapped, on a log scale
+    seen = []
+    widgets.live(lambda beta: seen.append(beta), {"beta": s})
+    s.value = grid[-1]
+    assert seen == [s.options[4][1], 1.0]
+    assert widgets.grid_slider([-1.0, 0.0, 1.0], 0.4, "x").value == 0.0
+    with pytest.raises(ValueError):
+        widgets.grid_slider([], 1.0, "x")
+
+
 def test_exercise_check(capsys):
     assert exercises.check("x", None, 1.0) is None
     assert exercises.check("x", 2.0, 2.001) is True
