@@ -12,11 +12,43 @@ traceback). Each figure's result is written to
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import cache
 from ..runtime import device, run_info, scale as _scale
+
+
+def figure_defaults(configs: Mapping[str, Mapping[str, dict]], figure: str, scale: str | None) -> dict:
+    """A copy of ``configs[figure][scale]`` (the per-figure, per-scale defaults of an experiment module);
+    :class:`emergent.cache.ConfigError` for an unknown figure."""
+    if figure not in configs:
+        raise cache.ConfigError(f"unknown figure {figure!r}; figures: {', '.join(configs)}")
+    return copy.deepcopy(configs[figure][_scale(scale)])
+
+
+def figure_config(configs: Mapping[str, Mapping[str, dict]], figure: str, config: dict | None,
+                  scale: str | None, optional: Mapping[str, Any]) -> dict:
+    """``figure``'s defaults at ``scale`` with ``config`` on top, checked before any work.
+
+    Unknown keys (neither in the fast nor the full defaults, nor in ``optional``) and a ``scale`` key
+    that contradicts ``scale`` raise :class:`emergent.cache.ConfigError`. Nested dicts are merged one
+    level deep; ``cfg["scale"]`` is set; an integer ``seeds`` becomes ``[0, ..., seeds-1]``. Each module
+    adds its own checks of values on the result."""
+    defaults = figure_defaults(configs, figure, scale)
+    cache.check_config(config, configs[figure]["fast"], configs[figure]["full"], optional,
+                       what=f"the configuration of {figure}")
+    if config and "scale" in config and _scale(config["scale"]) != _scale(scale):
+        raise cache.ConfigError(f"the configuration of {figure} says scale={config['scale']!r} but the run is at "
+                                f"scale={_scale(scale)!r}; pass the scale as scale=, not in the configuration")
+    cfg = defaults
+    for k, v in (config or {}).items():
+        cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
+    cfg["scale"] = _scale(scale)
+    if isinstance(cfg.get("seeds"), int):
+        cfg["seeds"] = list(range(cfg["seeds"]))
+    return cfg
 
 
 def result_name(chapter: str, figure: str, scale: str, seeds: int | None = None, tag: str = "") -> str:

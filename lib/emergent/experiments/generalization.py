@@ -34,7 +34,6 @@ more seeds; the bound is a statement about *this* split and run, so each seed is
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from typing import Any, Callable
@@ -46,10 +45,9 @@ from torch import nn
 from .. import cache, data, pacbayes
 from .. import variational as var
 from ..runtime import cpu_threads
-from ..runtime import scale as _scale
 from ..train import Trainer, fit
 from . import information_in_weights as iw
-from .cli import result_name, run_cli
+from .cli import figure_config, figure_defaults, result_name, run_cli
 
 __all__ = ["FIGURES", "default_config", "digits_binary", "run_bounds", "run_width", "run_beta",
            "network_bounds", "precomputed", "main"]
@@ -95,25 +93,11 @@ _CONFIGS: dict[str, dict[str, dict]] = {
 
 def default_config(figure: str, scale: str | None = None) -> dict:
     """The default configuration of ``figure`` (one of :data:`FIGURES`) at ``scale``."""
-    if figure not in _CONFIGS:
-        raise cache.ConfigError(f"unknown figure {figure!r}; figures: {', '.join(FIGURES)}")
-    return copy.deepcopy(_CONFIGS[figure][_scale(scale)])
+    return figure_defaults(_CONFIGS, figure, scale)
 
 
 def _config(figure: str, config: dict | None, scale: str | None) -> dict:
-    if figure not in _CONFIGS:
-        raise cache.ConfigError(f"unknown figure {figure!r}; figures: {', '.join(FIGURES)}")
-    cache.check_config(config, _CONFIGS[figure]["fast"], _CONFIGS[figure]["full"], dict(scale=None),
-                       what=f"the configuration of {figure}")
-    if config and "scale" in config and _scale(config["scale"]) != _scale(scale):
-        raise cache.ConfigError(f"the configuration of {figure} says scale={config['scale']!r} but the run is "
-                                f"at scale={_scale(scale)!r}; pass the scale as scale=, not in the configuration")
-    cfg = default_config(figure, scale)
-    for k, v in (config or {}).items():
-        cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
-    cfg["scale"] = _scale(scale)
-    if isinstance(cfg["seeds"], int):
-        cfg["seeds"] = list(range(cfg["seeds"]))
+    cfg = figure_config(_CONFIGS, figure, config, scale, dict(scale=None))
     if figure == "bounds":
         bad = [t for t in cfg["network"]["tasks"] if t not in ("binary", "ten")]
         if bad:

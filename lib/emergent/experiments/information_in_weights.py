@@ -46,7 +46,6 @@ training set*, so this is not a valid certificate (and no union bound over β is
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from typing import Any, Callable, Sequence
@@ -56,11 +55,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import cache, data, pacbayes
-from .cli import result_name, run_cli
+from .cli import figure_config, figure_defaults, result_name, run_cli
 from .. import variational as var
 from ..runtime import cpu_threads
 from ..runtime import device as _device
-from ..runtime import scale as _scale
 from ..train import fit
 
 __all__ = ["FIGURES", "ARCHS", "Report", "default_config", "load_data", "corrupt_labels", "make_model", "epochs_for",
@@ -96,27 +94,13 @@ _OPTIONAL_KEYS: dict[str, Any] = dict(scale=None)  # scale: set by _config
 
 def default_config(figure: str, scale: str | None = None) -> dict:
     """The default configuration of ``figure`` (``"random_labels"`` or ``"corruption"``) at ``scale``."""
-    if figure not in _CONFIGS:
-        raise cache.ConfigError(f"unknown figure {figure!r}; figures: {', '.join(FIGURES)}")
-    return copy.deepcopy(_CONFIGS[figure][_scale(scale)])
+    return figure_defaults(_CONFIGS, figure, scale)
 
 
 def _config(figure: str, config: dict | None, scale: str | None) -> dict:
     """``figure``'s defaults at ``scale`` with ``config`` on top, checked first (unknown keys raise
     :class:`emergent.cache.ConfigError` before any work)."""
-    if figure not in _CONFIGS:
-        raise cache.ConfigError(f"unknown figure {figure!r}; figures: {', '.join(FIGURES)}")
-    cache.check_config(config, _CONFIGS[figure]["fast"], _CONFIGS[figure]["full"], _OPTIONAL_KEYS,
-                       what=f"the configuration of {figure}")
-    if config and "scale" in config and _scale(config["scale"]) != _scale(scale):
-        raise cache.ConfigError(f"the configuration of {figure} says scale={config['scale']!r} but the run is at "
-                                f"scale={_scale(scale)!r}; pass the scale as scale=, not in the configuration")
-    cfg = default_config(figure, scale)
-    for k, v in (config or {}).items():
-        cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
-    cfg["scale"] = _scale(scale)
-    if isinstance(cfg["seeds"], int):
-        cfg["seeds"] = list(range(cfg["seeds"]))
+    cfg = figure_config(_CONFIGS, figure, config, scale, _OPTIONAL_KEYS)
     if cfg["arch"] not in ARCHS:
         raise cache.ConfigError(f"unknown arch {cfg['arch']!r}; choose from {', '.join(ARCHS)}")
     return cfg

@@ -43,7 +43,6 @@ writes ``results/ch04_fig4_5_fast_5seeds.json`` (committed: 558 s on a 2-core CP
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from typing import Any, Callable, Sequence
@@ -54,10 +53,9 @@ import torch.nn.functional as F
 
 from .. import cache, data, nuisance_info, weight_noise
 from .. import variational as var
-from .cli import result_name, run_cli
+from .cli import figure_config, figure_defaults, result_name, run_cli
 from ..runtime import cpu_threads
 from ..runtime import device as _device
-from ..runtime import scale as _scale
 from ..train import fit
 
 __all__ = ["FIGURES", "default_config", "config", "occlusion_masks", "occlude", "load_data", "make_model",
@@ -86,9 +84,7 @@ _OPTIONAL_KEYS: dict[str, Any] = dict(scale=None)
 
 def default_config(figure: str = "fig4_5", scale: str | None = None) -> dict:
     """The default configuration of ``figure`` at ``scale``."""
-    if figure not in _CONFIGS:
-        raise cache.ConfigError(f"unknown figure {figure!r}; figures: {', '.join(FIGURES)}")
-    return copy.deepcopy(_CONFIGS[figure][_scale(scale)])
+    return figure_defaults(_CONFIGS, figure, scale)
 
 
 def config(config: dict | None = None, scale: str | None = None, figure: str = "fig4_5") -> dict:
@@ -99,19 +95,7 @@ def config(config: dict | None = None, scale: str | None = None, figure: str = "
 
 def _config(figure: str, config: dict | None, scale: str | None) -> dict:
     """Defaults at ``scale`` with ``config`` on top, checked before any work (``cache.ConfigError``)."""
-    if figure not in _CONFIGS:
-        raise cache.ConfigError(f"unknown figure {figure!r}; figures: {', '.join(FIGURES)}")
-    cache.check_config(config, _CONFIGS[figure]["fast"], _CONFIGS[figure]["full"], _OPTIONAL_KEYS,
-                       what=f"the configuration of {figure}")
-    if config and "scale" in config and _scale(config["scale"]) != _scale(scale):
-        raise cache.ConfigError(f"the configuration of {figure} says scale={config['scale']!r} but the run is at "
-                                f"scale={_scale(scale)!r}; pass the scale as scale=, not in the configuration")
-    cfg = default_config(figure, scale)
-    for k, v in (config or {}).items():
-        cfg[k] = {**cfg[k], **v} if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
-    cfg["scale"] = _scale(scale)
-    if isinstance(cfg["seeds"], int):
-        cfg["seeds"] = list(range(cfg["seeds"]))
+    cfg = figure_config(_CONFIGS, figure, config, scale, _OPTIONAL_KEYS)
     if not cfg["seeds"]:
         raise cache.ConfigError("seeds must name at least one seed")
     if not cfg["betas"] or any(float(b) < 0 for b in cfg["betas"]):
