@@ -12,13 +12,13 @@ import functools
 import http.server
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
+from conftest import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 EXEMPLAR = "chapters/01_introduction/01_information.html"
@@ -98,14 +98,6 @@ def test_no_page_loads_anything_from_another_host(built):
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
-
-
-def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 @pytest.mark.browser

@@ -34,6 +34,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = "chapters/01_introduction/01_information.ipynb"
@@ -50,14 +51,6 @@ SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false", "checkForUpdates": False},
 }
-
-
-def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def missing(what: str) -> None:

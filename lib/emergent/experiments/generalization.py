@@ -115,6 +115,17 @@ def _mean_sd(rows: list[list[float]]) -> tuple[list[float], list[float]]:
     return a.mean(0).tolist(), sd.tolist()
 
 
+def _per_seed(cfg: dict, label: str, run: Callable[[int], dict], progress: bool) -> list[dict]:
+    """``run(seed)`` for every seed of ``cfg``, printing each one's time with ``progress``."""
+    out = []
+    for s in cfg["seeds"]:
+        t = time.perf_counter()
+        out.append(run(s))
+        if progress:
+            print(f"[{label}] seed={s}: {time.perf_counter() - t:.1f} s", flush=True)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # PAC-Bayes certificates
 # --------------------------------------------------------------------------------------------------
@@ -216,12 +227,7 @@ def run_bounds(config: dict | None = None, scale: str | None = None, progress: b
         for s in cfg["seeds"]:
             out["logistic"].append(_logistic_bounds(cfg, s))
         for task in cfg["network"]["tasks"]:
-            runs = []
-            for s in cfg["seeds"]:
-                t = time.perf_counter()
-                runs.append(network_bounds(cfg, task, s))
-                if progress:
-                    print(f"[bounds] {task} seed={s}: {time.perf_counter() - t:.1f} s", flush=True)
+            runs = _per_seed(cfg, f"bounds {task}", lambda s: network_bounds(cfg, task, s), progress)
             best = [r["best"] for r in runs]
             out["network"][task] = dict(
                 runs=runs, bound=[r["bound"][b] for r, b in zip(runs, best)],
@@ -272,12 +278,7 @@ def run_width(config: dict | None = None, scale: str | None = None, progress: bo
     cfg = _config("width", config, scale)
 
     def compute() -> dict:
-        groups = []
-        for s in cfg["seeds"]:
-            t = time.perf_counter()
-            groups.append(_width_group(cfg, s))
-            if progress:
-                print(f"[width] seed={s}: {time.perf_counter() - t:.1f} s", flush=True)
+        groups = _per_seed(cfg, "width", lambda s: _width_group(cfg, s), progress)
         te, te_sd = _mean_sd([g["test_error"] for g in groups])
         tr, _ = _mean_sd([g["train_error"] for g in groups])
         return dict(figure="4.4 left", config=cfg, source=groups[0]["source"], width=list(cfg["widths"]),
@@ -336,12 +337,7 @@ def run_beta(config: dict | None = None, scale: str | None = None, progress: boo
     cfg = _config("beta", config, scale)
 
     def compute() -> dict:
-        groups = []
-        for s in cfg["seeds"]:
-            t = time.perf_counter()
-            groups.append(_beta_group(cfg, s, report))
-            if progress:
-                print(f"[beta] seed={s}: {time.perf_counter() - t:.1f} s", flush=True)
+        groups = _per_seed(cfg, "beta", lambda s: _beta_group(cfg, s, report), progress)
         out: dict[str, Any] = dict(figure="4.4 right", config=cfg, source=groups[0]["source"], beta=list(cfg["betas"]),
                                    noise=list(cfg["noise"]), group_seconds=[g["seconds"] for g in groups])
         for k in ("test_error", "test_error_mean_net", "train_error", "kl_per_sample"):
