@@ -6,7 +6,6 @@ the fast scale inside ``./course test``, 2 workers, cold cache).
 from __future__ import annotations
 
 import os
-import shutil
 from collections import defaultdict
 
 os.environ.setdefault("EMERGENT_HEADLESS", "1")
@@ -40,11 +39,3 @@ def pytest_terminal_summary(terminalreporter):
     else:
         tr.write_line(f"every notebook within the {NOTEBOOK_BUDGET_S:.0f} s budget")
 
-
-def chromium() -> str | None:
-    """Debian's chromium (or another Chromium on PATH) for the browser tests, or None."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None

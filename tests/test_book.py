@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import chromium
+from browser_helpers import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 EXEMPLAR = "chapters/01_introduction/01_information.html"

@@ -34,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import chromium
+from browser_helpers import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = "chapters/01_introduction/01_information.ipynb"
