@@ -12,8 +12,8 @@ A JupyterLab server starts on a free local port with a token, on a temporary cop
   shows;
 * a Run button trains: the progress bar reaches "done" and a figure appears.
 
-It saves two screenshots for ``book/how_to_use.md`` (``book/images/lab_exercise.png``,
-``book/images/lab_slider.png``) and stops its server. Kernels run with the results cache of the
+It saves two screenshots (``lab_exercise.png``, ``lab_slider.png``) in a temporary folder, or, with
+``EMERGENT_LAB_SCREENSHOTS=book/images``, over those of ``book/how_to_use.md``, and stops its server. Kernels run with the results cache of the
 repository (``.cache/emergent``), so after the notebook tests of ``./course test`` (phase 1) the
 training notebook's sweeps are cached. Runs in phase 2 of ``./course test`` (marker ``lab``).
 Without chromium or playwright it skips, except on CI (``CI`` set), where it fails.
@@ -39,7 +39,12 @@ from browser_helpers import chromium
 ROOT = Path(__file__).resolve().parents[1]
 TOY = "chapters/01_introduction/01_information.ipynb"
 TRAINING = "chapters/06_critical_periods/01_critical_periods.ipynb"
-IMAGES = ROOT / "book" / "images"
+# Screenshots go to a temporary folder; EMERGENT_LAB_SCREENSHOTS=book/images refreshes the committed
+# ones of book/how_to_use.md (a plain test run leaves the repository as it was).
+IMAGES = Path(os.environ.get("EMERGENT_LAB_SCREENSHOTS") or
+              Path(os.environ.get("TMPDIR", "/tmp")) / "emergent-lab-screenshots")
+if not IMAGES.is_absolute():
+    IMAGES = ROOT / IMAGES
 TOKEN = "emergent-lab-test"
 VISIBLE = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 pytestmark = [pytest.mark.lab, pytest.mark.browser]
