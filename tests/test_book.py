@@ -126,3 +126,44 @@ def test_page_draws_in_headless_chromium_offline(built, tmp_path):
     assert dom.count('class="main-svg"') >= 2, "no plotly figure drew"
     assert "slider-container" in dom, "the plotly slider (website counterpart of the widgets) did not draw"
     assert re.search(r'class="[^"]*widget-(hslider|slider|box|vbox)', dom), "no ipywidget drew from the embedded state"
+
+
+@pytest.mark.browser
+def test_figures_fit_the_content_column(built):
+    """Issue 15: on a 1280-px-wide window no plotly figure reaches past the page's content column
+    and no output scrolls sideways, on every chapter page (Playwright driving Debian's chromium)."""
+    from browser_helpers import figures_past_the_column
+
+    exe = chromium()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
+        pytest.skip("chromium is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (./course setup installs it from the lock)")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(built)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    chapters = sorted(p.relative_to(built).as_posix() for p in (built / "chapters").rglob("*.html"))
+    problems, figures = [], 0
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # every other host is unreachable, as for a reader with the network off
+            page.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+            for rel in chapters:
+                page.goto(f"{base}/{rel}", wait_until="load")
+                n = page.locator(".js-plotly-plot").count()
+                if n:
+                    page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg')"
+                                           ".length >= n", arg=n, timeout=30_000)
+                figures += n
+                problems += [f"{rel}: {b}" for b in figures_past_the_column(page)]
+            browser.close()
+    finally:
+        server.shutdown()
+    assert figures >= len(chapters), f"only {figures} plotly figures on {len(chapters)} chapter pages"
+    assert not problems, "\n".join(problems)
