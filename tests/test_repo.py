@@ -45,6 +45,17 @@ def test_notebook_links_open_in_jupyterlab_too():
         assert "{doc}`" not in text, f"{nb.name}: use [Title](path.ipynb) instead of {{doc}}"
 
 
+def test_notebook_code_lines_fit_the_website_column():
+    # issue 15: code lines over 100 characters scroll sideways on the website
+    long = []
+    for nb in NOTEBOOKS:
+        for i, c in enumerate(json.loads(nb.read_text())["cells"]):
+            if c["cell_type"] == "code":
+                long += [f"{nb.relative_to(ROOT)} cell {i}: {len(line)} chars"
+                         for line in "".join(c["source"]).splitlines() if len(line) > 100]
+    assert not long, "\n".join(long)
+
+
 def test_every_notebook_is_in_the_toc():
     toc = (ROOT / "_toc.yml").read_text()
     missing = [str(nb.relative_to(ROOT)) for nb in NOTEBOOKS if str(nb.relative_to(ROOT).with_suffix("")) not in toc]
