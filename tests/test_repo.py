@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,18 @@ def test_notebook_code_lines_fit_the_website_column():
                 long += [f"{nb.relative_to(ROOT)} cell {i}: {len(line)} chars"
                          for line in "".join(c["source"]).splitlines() if len(line) > 100]
     assert not long, "\n".join(long)
+
+
+def test_no_notebook_fixes_a_figure_width():
+    # issue 15: a figure with a fixed width (say width=900) reaches past the website's column; the
+    # figures size to their column instead (tests/test_book.py checks the widest pages in a browser)
+    fixed = []
+    for nb in NOTEBOOKS:
+        for i, c in enumerate(json.loads(nb.read_text())["cells"]):
+            if c["cell_type"] == "code":
+                fixed += [f"{nb.relative_to(ROOT)} cell {i}: {m.group(0)}"
+                          for m in re.finditer(r"(?<![\w.])width\s*=\s*\d{3,}", "".join(c["source"]))]
+    assert not fixed, "\n".join(fixed)
 
 
 def test_every_notebook_is_in_the_toc():

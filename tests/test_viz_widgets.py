@@ -153,3 +153,14 @@ def test_exercise_check(capsys):
     assert exercises.check("x", 3.0, 2.0) is False
     assert exercises.check("x", "abc", "abc") is True
     assert "not answered" in capsys.readouterr().out
+
+
+def test_image_grids_size_to_their_column():
+    # issue 15: a fixed width made rows of images reach past the website's column
+    import numpy as np
+
+    from emergent import viz
+
+    fig = viz.images(np.zeros((9, 8, 8)), cols=9, size=110)
+    assert fig.layout.width is None and fig.layout.height == 110 + 60
+    assert fig.layout.yaxis9.scaleanchor == "x9"   # square pixels in every panel

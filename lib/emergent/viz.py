@@ -128,7 +128,9 @@ def images(imgs: Any, titles: Sequence[str] | None = None, cols: int = 8, size: 
     for i in range(n):  # each panel keeps square pixels, anchored to its own x axis
         suffix = "" if i == 0 else str(i + 1)
         fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
-    fig.update_layout(height=rows * size + 60, width=min(cols, n) * size + 40, title=title,
+    # no fixed width: the figure takes its column's width (up to ``size`` px per image) and the
+    # panels keep square pixels, so a row of images never reaches past the page (issue 15)
+    fig.update_layout(height=rows * size + 60, title=title, autosize=True,
                       template="plotly_white+emergent", margin=dict(l=10, r=10, t=50 if title else 20, b=10))
     return fig
 
