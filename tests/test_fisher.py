@@ -175,3 +175,213 @@ def test_float32_mlp_and_param_subset():
     assert math.isfinite(r["total"]) and r["total"] > 0
     sub = fisher_trace(net, x, params=["3.weight"], generator=torch.Generator().manual_seed(0))
     assert sub["total"] == pytest.approx(r["params"]["3.weight"], rel=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# The diagonal (Task2Vec, thesis Ch. 5)
+# --------------------------------------------------------------------------------------------
+from collections import OrderedDict  # noqa: E402
+
+from emergent.fisher import (  # noqa: E402
+    fisher_cotangents,
+    fisher_diagonal,
+    fisher_diagonal_loop,
+    fisher_diagonal_minibatch,
+)
+
+torch.set_num_threads(1)
+
+
+def _brute_force_diagonal(model, x, params=None):
+    """Per example, per class: autograd of log p_k, then sum_k p_k g_k**2; mean over examples."""
+    model.eval()
+    named = OrderedDict((n, p) for n, p in model.named_parameters() if params is None or n in params)
+    acc = {n: torch.zeros_like(p, dtype=torch.float64) for n, p in named.items()}
+    for i in range(x.shape[0]):
+        logp = torch.log_softmax(model(x[i:i + 1]), -1)[0]
+        p = logp.detach().exp()
+        for k in range(logp.shape[0]):
+            grads = torch.autograd.grad(logp[k], list(named.values()), retain_graph=True, allow_unused=True)
+            for (n, _), g in zip(named.items(), grads):
+                if g is not None:
+                    acc[n] += p[k].double() * g.double() ** 2
+    return {n: v / x.shape[0] for n, v in acc.items()}
+
+
+class _OddNet(nn.Module):
+    """Dilated and strided convs, BatchNorm, a linear layer applied over spatial positions."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(2, 3, 3, padding=2, dilation=2)
+        self.bn = nn.BatchNorm2d(3)
+        self.c2 = nn.Conv2d(3, 4, (3, 2), stride=2, padding=(1, 0))
+        self.l1 = nn.Linear(4, 5)
+        self.l2 = nn.Linear(5 * 4 * 3, 6, bias=False)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.c1(x)))
+        h = torch.tanh(self.c2(h))                 # (n, 4, 4, 3)
+        h = self.l1(h.permute(0, 2, 3, 1))         # (n, 4, 3, 5): one linear layer per position
+        return self.l2(h.flatten(1))
+
+
+def _odd_net(seed=0):
+    torch.manual_seed(seed)
+    net = _OddNet().double()
+    with torch.no_grad():
+        net.bn.running_mean.normal_()
+        net.bn.running_var.uniform_(0.5, 2.0)
+        net.bn.weight.normal_()
+    return net, torch.randn(7, 2, 8, 7, dtype=torch.float64)
+
+
+def _max_rel(a, b):
+    return max(float((a[k] - b[k]).abs().max() / b[k].abs().max().clamp_min(1e-300)) for k in b)
+
+
+def test_diagonal_equals_brute_force_loop_both_methods():
+    net, x = _odd_net()
+    net.train()  # must be measured in eval mode and restored
+    ref = _brute_force_diagonal(net, x)
+    net.train()
+    for method in ("auto", "vmap"):  # "auto" falls back to vmap: BatchNorm parameters are selected
+        got = fisher_diagonal(net, x, method=method, chunk=3)
+        assert list(got) == [n for n, _ in net.named_parameters()]
+        assert all(got[k].shape == p.shape for k, p in net.named_parameters())
+        assert _max_rel(got, ref) < 1e-12
+    assert net.training
+    assert _max_rel(fisher_diagonal_loop(net, x), ref) < 1e-12
+    convs = ["c1.weight", "c1.bias", "c2.weight", "c2.bias", "l1.weight", "l1.bias", "l2.weight"]
+    for chunk in (2, 7):
+        got = fisher_diagonal(net, x, params=convs, method="hooks", chunk=chunk)
+        assert _max_rel(got, {k: ref[k] for k in convs}) < 1e-12
+    with pytest.raises(ValueError):
+        fisher_diagonal(net, x, method="hooks")  # BatchNorm's affine parameters: not hookable
+
+
+def test_diagonal_sums_to_exact_fisher_trace():
+    net, x, _ = _small_convnet(seed=2)
+    diag = fisher_diagonal(net, x)
+    tr = fisher_trace(net, x, exact=True)
+    for k, v in diag.items():
+        assert float(v.sum()) == pytest.approx(tr["params"][k], rel=1e-10)
+    assert sum(float(v.sum()) for v in diag.values()) == pytest.approx(tr["total"], rel=1e-10)
+    net2, x2 = _odd_net(seed=3)
+    names = ["c2.weight", "l1.weight"]
+    d2 = fisher_diagonal(net2, x2, params=names, method="hooks")
+    t2 = fisher_trace(net2, x2, exact=True, params=names)
+    for k in names:
+        assert float(d2[k].sum()) == pytest.approx(t2["params"][k], rel=1e-10)
+
+
+def test_diagonal_softmax_regression_closed_form():
+    # grad_W log p_k = (e_k - p) x^T, so F_W[c, d] = E[p_c (1 - p_c) x_d^2] and F_b[c] = E[p_c (1 - p_c)]
+    lin, x = _softmax_regression(d=5, c=4, seed=4)
+    with torch.no_grad():
+        p = torch.softmax(lin(x), -1)
+    v = p * (1 - p)
+    got = fisher_diagonal(lin, x)
+    assert torch.allclose(got["weight"], (v[:, :, None] * x[:, None, :] ** 2).mean(0), rtol=1e-10, atol=0)
+    assert torch.allclose(got["bias"], v.mean(0), rtol=1e-10, atol=0)
+
+
+def test_cotangents_factorise_the_softmax_covariance():
+    logits = torch.randn(6, 5, dtype=torch.float64) * 3
+    logits[0] = torch.tensor([0.0, -800.0, -800.0, -800.0, -800.0])  # one-hot p: empty tails (0/0)
+    logits[1, 3:] = -800.0  # the last two classes impossible
+    for c in (2, 5):
+        lg = logits[:, :c]
+        V = fisher_cotangents(lg)
+        assert V.shape == (6, c - 1, c) and torch.isfinite(V).all()
+        p = torch.softmax(lg, -1)
+        cov = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+        assert torch.allclose(V.transpose(1, 2) @ V, cov, atol=1e-15)
+        assert V.sum(-1).abs().max() < 1e-15  # zero-sum: the vjp through log_softmax is J^T v
+    labels = fisher_cotangents(logits, exact=False, n_samples=4, generator=torch.Generator().manual_seed(0))
+    assert labels.shape == (6, 4, 5) and torch.allclose(labels.sum(-1), torch.full((6, 4), 0.5, dtype=torch.float64))
+
+
+def test_sampled_diagonal_converges_within_standard_errors():
+    # per draw, the (c, d) entry is (1[y=c] - p_c)^2 x_d^2: mean p_c(1-p_c) x_d^2 and, over y ~ p,
+    # variance [p_c(1-p_c)^4 + (1-p_c) p_c^4 - (p_c(1-p_c))^2] x_d^4 (closed forms)
+    lin, x = _softmax_regression(d=4, c=3, seed=5)
+    S = 400
+    mc = fisher_diagonal(lin, x, exact=False, n_samples=S, generator=torch.Generator().manual_seed(1))
+    exact = fisher_diagonal(lin, x)
+    with torch.no_grad():
+        p = torch.softmax(lin(x), -1)
+    var_y = p * (1 - p) ** 4 + (1 - p) * p ** 4 - (p * (1 - p)) ** 2  # (N, C)
+    n = x.shape[0]
+    se_w = (var_y[:, :, None] * x[:, None, :] ** 4).sum(0).sqrt() / (n * S ** 0.5)
+    se_b = var_y.sum(0).sqrt() / (n * S ** 0.5)
+    z = torch.cat([((mc["weight"] - exact["weight"]) / se_w).flatten(), (mc["bias"] - exact["bias"]) / se_b])
+    assert z.abs().max() < 5.0
+    assert z.abs().mean() < 1.5  # about 0.8 for standard normal errors
+
+
+def test_minibatch_shortcut_expectation_is_diagonal_over_batch_size():
+    net = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)).double()
+    torch.manual_seed(6)
+    for p in net.parameters():
+        nn.init.normal_(p, std=1.0)
+    x = torch.randn(20, 4, dtype=torch.float64)
+    exact = fisher_diagonal(net, x)
+    # batch size 1: the per-example sampled estimator (same labels from the same generator state)
+    a = fisher_diagonal_minibatch(net, x, batch_size=1, generator=torch.Generator().manual_seed(2))
+    b = fisher_diagonal(net, x, exact=False, n_samples=1, generator=torch.Generator().manual_seed(2))
+    assert _max_rel(a, b) < 1e-12
+    # raw = rescaled / B for equal batches
+    raw = fisher_diagonal_minibatch(net, x, batch_size=4, generator=torch.Generator().manual_seed(3))
+    res = fisher_diagonal_minibatch(net, x, batch_size=4, generator=torch.Generator().manual_seed(3), rescale=True)
+    assert _max_rel({k: 4 * v for k, v in raw.items()}, res) < 1e-12
+    # rescaled is unbiased for the diagonal: the mean of 12 independent runs is within 5 standard errors
+    runs = torch.stack([
+        sum(v.sum() for v in fisher_diagonal_minibatch(
+            net, x, batch_size=4, epochs=10, rescale=True, generator=torch.Generator().manual_seed(100 + r)).values())
+        for r in range(12)])
+    target = sum(float(v.sum()) for v in exact.values())
+    assert abs(float(runs.mean()) - target) < 5 * float(runs.std()) / 12 ** 0.5
+    # and the raw shortcut is a batch size too small
+    assert float(runs.mean()) / 4 < 0.5 * target
+
+
+def test_kl_over_half_quadratic_form_tends_to_one():
+    # E_x KL(p_{w+d} || p_w) = 1/2 d^T F d + o(|d|^2); the thesis prints it without the 1/2 (erratum)
+    torch.manual_seed(7)
+    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4)).double()
+    x = torch.randn(50, 3, dtype=torch.float64)
+    diag = fisher_diagonal(net, x)
+    name = "0.weight"
+    idx = int(diag[name].argmax())
+    with torch.no_grad():
+        logp = torch.log_softmax(net(x), -1)
+    gaps = []
+    for eps in (1e-1, 1e-2, 1e-3):
+        pert = __import__("copy").deepcopy(net)
+        with torch.no_grad():
+            pert.state_dict()[name].view(-1)[idx] += eps
+            logq = torch.log_softmax(pert(x), -1)
+        kl = float((logq.exp() * (logq - logp)).sum(-1).mean())
+        ratio = kl / (0.5 * eps ** 2 * float(diag[name].view(-1)[idx]))
+        gaps.append(abs(ratio - 1))
+    assert gaps[-1] < 5e-3
+    assert gaps[0] > gaps[1] > gaps[2]
+
+
+def test_hooks_fall_back_when_a_layer_runs_twice():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.l(torch.tanh(self.l(x)))
+
+    torch.manual_seed(8)
+    net = Twice().double()
+    x = torch.randn(6, 3, dtype=torch.float64)
+    ref = _brute_force_diagonal(net, x)
+    assert _max_rel(fisher_diagonal(net, x), ref) < 1e-12  # auto -> vmap
+    with pytest.raises(ValueError):
+        fisher_diagonal(net, x, method="hooks")
