@@ -117,3 +117,19 @@ def test_valid_forced_devices_keep_working(monkeypatch):
     assert runtime.device() == torch.device("cpu")
     assert runtime.device(torch.device("cpu")) == torch.device("cpu")
     assert runtime.available_devices() == ["cpu"]
+
+
+def test_import_emergent_keeps_the_slow_iri_checker_out():
+    # rfc3987_syntax (pulled in by plotly -> nbformat -> jsonschema) took 3.2 s of every kernel start
+    import subprocess
+    import sys
+
+    code = ("import sys, emergent, emergent.viz, nbformat; "
+            "nbformat.validate(nbformat.v4.new_notebook()); "
+            "print(sys.modules.get('rfc3987_syntax') is None)")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "EMERGENT_KEEP_RFC3987"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
+    kept = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**env, "EMERGENT_KEEP_RFC3987": "1"})
+    assert kept.stdout.strip() == "False", kept.stderr[-2000:]
