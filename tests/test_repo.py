@@ -46,26 +46,26 @@ def test_notebook_links_open_in_jupyterlab_too():
         assert "{doc}`" not in text, f"{nb.name}: use [Title](path.ipynb) instead of {{doc}}"
 
 
-def test_notebook_code_lines_fit_the_website_column():
-    # issue 15: code lines over 100 characters scroll sideways on the website
-    long = []
+def code_cells():
+    """``(where, source)`` for every code cell of every notebook; ``where`` names notebook and cell."""
     for nb in NOTEBOOKS:
         for i, c in enumerate(json.loads(nb.read_text())["cells"]):
             if c["cell_type"] == "code":
-                long += [f"{nb.relative_to(ROOT)} cell {i}: {len(line)} chars"
-                         for line in "".join(c["source"]).splitlines() if len(line) > 100]
+                yield f"{nb.relative_to(ROOT)} cell {i}", "".join(c["source"])
+
+
+def test_notebook_code_lines_fit_the_website_column():
+    # issue 15: code lines over 100 characters scroll sideways on the website
+    long = [f"{where}: {len(line)} chars" for where, src in code_cells()
+            for line in src.splitlines() if len(line) > 100]
     assert not long, "\n".join(long)
 
 
 def test_no_notebook_fixes_a_figure_width():
     # issue 15: a figure with a fixed width (say width=900) reaches past the website's column; the
     # figures size to their column instead (tests/test_book.py checks the widest pages in a browser)
-    fixed = []
-    for nb in NOTEBOOKS:
-        for i, c in enumerate(json.loads(nb.read_text())["cells"]):
-            if c["cell_type"] == "code":
-                fixed += [f"{nb.relative_to(ROOT)} cell {i}: {m.group(0)}"
-                          for m in re.finditer(r"(?<![\w.])width\s*=\s*\d{3,}", "".join(c["source"]))]
+    fixed = [f"{where}: {m.group(0)}" for where, src in code_cells()
+             for m in re.finditer(r"(?<![\w.])width\s*=\s*\d{3,}", src)]
     assert not fixed, "\n".join(fixed)
 
 

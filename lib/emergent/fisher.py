@@ -135,6 +135,21 @@ def _select_params(model: nn.Module, params: Iterable[str] | None) -> "OrderedDi
     return named
 
 
+
+def _functional_log_softmax(model: nn.Module, named: "OrderedDict[str, torch.Tensor]"):
+    """The parameters to differentiate (detached) and ``logp(p, xi)``: the log-softmax of the model's
+    output for one input ``xi`` with those parameters set to ``p`` and every other parameter and
+    buffer as they are (for ``torch.func`` transforms)."""
+    detached = {k: v.detach() for k, v in named.items()}
+    frozen = {k: v.detach() for k, v in model.named_parameters() if k not in named}
+    buffers = dict(model.named_buffers())
+
+    def logp_fn(p, xi):
+        out = functional_call(model, ({**p, **frozen}, buffers), (xi.unsqueeze(0),))
+        return torch.log_softmax(out, dim=-1)[0]
+
+    return detached, logp_fn
+
 class _EvalMode:
     """Temporarily put a model in eval mode (BatchNorm uses running stats, dropout off)."""
 
@@ -257,17 +272,11 @@ def fisher_trace(
     if n_samples < 1:
         raise ValueError("n_samples must be >= 1")
     named = _select_params(model, params)
-    detached = {k: v.detach() for k, v in named.items()}
-    frozen = {k: v.detach() for k, v in model.named_parameters() if k not in named}
-    buffers = {k: v for k, v in model.named_buffers()}
+    detached, logp_fn = _functional_log_softmax(model, named)
     n = x.shape[0]
     want_rel = per_layer and normalize == "relative"  # sum_i F_ii w_i^2 costs one more pass
     numel = sum(v.numel() for v in detached.values())
     elt = next(iter(detached.values())).element_size()
-
-    def logp_fn(p, xi):
-        out = functional_call(model, ({**p, **frozen}, buffers), (xi.unsqueeze(0),))
-        return torch.log_softmax(out, dim=-1)[0]
 
     def per_example(xi, cot):
         # one forward pass, then one vector-Jacobian product per label (vmapped over the K
@@ -572,16 +581,10 @@ def fisher_diagonal(
     mods = _hookable(model, named) if method != "vmap" else None
     if method == "hooks" and mods is None:
         raise ValueError("method='hooks' needs weights and biases of nn.Linear or plain nn.Conv2d layers only")
-    detached = {k: v.detach() for k, v in named.items()}
-    frozen = {k: v.detach() for k, v in model.named_parameters() if k not in named}
-    buffers = {k: v for k, v in model.named_buffers()}
+    detached, logp_fn = _functional_log_softmax(model, named)
     n = x.shape[0]
     numel = sum(v.numel() for v in detached.values())
     elt = next(iter(detached.values())).element_size()
-
-    def logp_fn(p, xi):
-        out = functional_call(model, ({**p, **frozen}, buffers), (xi.unsqueeze(0),))
-        return torch.log_softmax(out, dim=-1)[0]
 
     def per_example(xi, cot):
         # M gradients J^T v_m from one forward pass, then sum_m (J^T v_m)**2
