@@ -19,6 +19,10 @@ the execution cache ("attempt to write a readonly database"). So this script doe
 e.g. ``python scripts/build_book.py --jobs 2 . -W -n --keep-going --path-output /tmp/book``.
 ``--jobs`` defaults to ``$JOBS``, else 2. Progress: one line per notebook as it finishes.
 
+``--preview ROOT [options]`` builds the site without executing anything (text and code, a note on every
+page that the outputs are coming) into ``ROOT/_build/preview/_build/html``: what a cold
+``./course serve`` shows while the notebooks run.
+
 ``--student`` (first, or after ``--jobs N``) builds the site for students: the same book with
 sphinx-exercise's ``hide_solutions`` on and every exercise check cell without its expected value
 (read through ``emergent.classroom.site``), from a copy of ``_config.yml`` with those overrides (its
@@ -119,10 +123,9 @@ def execute_notebooks(root: Path, output: Path, jobs: int, student: bool = False
     return failed
 
 
-def student_config(root: Path, cache: Path) -> Path:
-    """A copy of ``root/_config.yml`` for the students' site: solutions hidden (sphinx-exercise's
-    ``hide_solutions``), extension paths absolute (the copy lives elsewhere), the execution cache
-    ``cache`` shared with the default build. Written to a temporary folder; returns its path."""
+def _config_copy(root: Path, edit, prefix: str) -> Path:
+    """A copy of ``root/_config.yml`` changed by ``edit(config)``, its extension paths made absolute
+    (the copy lives elsewhere), written to a temporary folder; returns its path."""
     import tempfile
 
     import yaml
@@ -130,17 +133,41 @@ def student_config(root: Path, cache: Path) -> Path:
     config = yaml.safe_load((root / "_config.yml").read_text()) or {}
     sphinx = config.setdefault("sphinx", {}) or {}
     config["sphinx"] = sphinx
-    sphinx.setdefault("config", {})["hide_solutions"] = True
-    # check cells without their expected values (emergent.classroom.site)
-    sphinx["config"]["nb_custom_formats"] = {".ipynb": "emergent.classroom.site.read_student"}
     local = sphinx.get("local_extensions") or {}
     sphinx["local_extensions"] = {name: str((root / path).resolve()) for name, path in local.items()} or None
     if sphinx["local_extensions"] is None:
         del sphinx["local_extensions"]
-    config.setdefault("execute", {})["cache"] = str(cache)
-    path = Path(tempfile.mkdtemp(prefix="emergent-student-book-")) / "_config.yml"
+    edit(config)
+    path = Path(tempfile.mkdtemp(prefix=prefix)) / "_config.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     return path
+
+
+def student_config(root: Path, cache: Path) -> Path:
+    """A copy of ``root/_config.yml`` for the students' site: solutions hidden (sphinx-exercise's
+    ``hide_solutions``), the execution cache ``cache`` shared with the default build."""
+    def edit(config: dict) -> None:
+        sphinx = config["sphinx"]
+        sphinx.setdefault("config", {})["hide_solutions"] = True
+        # check cells without their expected values (emergent.classroom.site)
+        sphinx["config"]["nb_custom_formats"] = {".ipynb": "emergent.classroom.site.read_student"}
+        config.setdefault("execute", {})["cache"] = str(cache)
+
+    return _config_copy(root, edit, "emergent-student-book-")
+
+
+PREVIEW_NOTE = ("The notebooks are still running: this page shows their text and code, not yet their "
+                "figures. Reload in a few minutes.")
+
+
+def preview_config(root: Path) -> Path:
+    """A copy of ``root/_config.yml`` that executes nothing and says so on every page: the site a cold
+    ``./course serve`` shows while the notebooks run."""
+    def edit(config: dict) -> None:
+        config.setdefault("execute", {})["execute_notebooks"] = "off"
+        config.setdefault("html", {})["announcement"] = PREVIEW_NOTE
+
+    return _config_copy(root, edit, "emergent-preview-book-")
 
 
 def main(argv: list[str]) -> None:
@@ -152,6 +179,14 @@ def main(argv: list[str]) -> None:
         jobs, argv = int(argv[1]), argv[2:]
     if argv[:1] == ["--student"]:
         student, argv = True, argv[1:]
+    if argv[:1] == ["--preview"]:
+        # text and code only, nothing executed, into ROOT/_build/preview/_build/html
+        root = Path((argv[1:] or ["."])[0]).resolve()
+        from jupyter_book.cli import main as jb_cli
+
+        jb_cli.main(["build", str(root), "--config", str(preview_config(root)), "--path-output",
+                     str(root / "_build" / "preview"), *argv[2:]], standalone_mode=True)
+        return
     if jobs < 1:
         raise SystemExit(f"--jobs must be >= 1, got {jobs}")
     argv = argv or ["."]
