@@ -110,11 +110,6 @@ def knn_taxonomy(dist: np.ndarray, tax: np.ndarray, k_max: int) -> dict:
     return dict(k=list(range(1, k_max + 1)), **curves)
 
 
-def _pairs_within(names_dom: Sequence[str]) -> np.ndarray:
-    d = np.asarray(names_dom)
-    return d[:, None] == d[None, :]
-
-
 def _summary(emb: dict, tasks: list, rep: dict | None, rep_names: list[str], cfg: dict) -> dict:
     """Everything the notebook shows, from one seed's embeddings (plain lists: JSON-ready)."""
     from scipy.cluster import hierarchy
@@ -125,10 +120,12 @@ def _summary(emb: dict, tasks: list, rep: dict | None, rep_names: list[str], cfg
     D = {k: distance_matrix(emb[k], kind="sym", zeros="drop") for k in ("fisher", "domain")}
     tax = taxonomy_matrix(tasks)
     iu = np.triu_indices(len(tasks), 1)
-    dom = [t.domain for t in tasks]
-    same_dom = _pairs_within(dom)[iu]
+    dom = np.array([t.domain for t in tasks])
+    # per domain, the pairs of tasks (over iu) that both belong to it, and the tasks that do
+    pairs_in = {d: (dom[iu[0]] == d) & (dom[iu[1]] == d) for d in cfg["domains"]}
+    tasks_in = {d: dom == d for d in cfg["domains"]}
     out: dict[str, Any] = dict(
-        names=[t.name for t in tasks], domains=dom, families=[t.family for t in tasks],
+        names=[t.name for t in tasks], domains=dom.tolist(), families=[t.family for t in tasks],
         label_functions=[t.name.split("-", 1)[-1] for t in tasks],
         n_train=[int(len(t.x)) for t in tasks], test_error=emb["test_error"].tolist(),
         train_error=emb["train_error"].tolist(), fisher=emb["fisher"].tolist(),
@@ -136,16 +133,13 @@ def _summary(emb: dict, tasks: list, rep: dict | None, rep_names: list[str], cfg
         d_sym={k: v.tolist() for k, v in D.items()}, seconds=emb["seconds"])
     out["spearman_taxonomy"] = {k: spearman(v[iu], tax[iu]) for k, v in D.items()}
     out["spearman_taxonomy_within_domain"] = {
-        k: float(np.nanmean([spearman(v[iu][same_dom & (np.asarray(dom)[iu[0]] == d)],
-                                      tax[iu][same_dom & (np.asarray(dom)[iu[0]] == d)])
-                             for d in cfg["domains"]]))
+        k: float(np.nanmean([spearman(v[iu][m], tax[iu][m]) for m in pairs_in.values()]))
         for k, v in D.items()}
     norms = {"fisher": np.abs(emb["fisher"]).sum(1), "domain": np.abs(emb["domain"]).sum(1)}
     out["l1_norm"] = {k: v.tolist() for k, v in norms.items()}
     out["spearman_norm_error"] = {k: spearman(v, emb["test_error"]) for k, v in norms.items()}
     out["spearman_norm_error_within_domain"] = {
-        k: float(np.nanmean([spearman(v[np.asarray(dom) == d], emb["test_error"][np.asarray(dom) == d])
-                             for d in cfg["domains"]]))
+        k: float(np.nanmean([spearman(v[m], emb["test_error"][m]) for m in tasks_in.values()]))
         for k, v in norms.items()}
     # attribute tasks of one domain share their images: the domain embedding cannot tell them apart
     same_images = [(i, j) for i, j in zip(*iu) if dom[i] == dom[j]
@@ -163,8 +157,8 @@ def _summary(emb: dict, tasks: list, rep: dict | None, rep_names: list[str], cfg
         floor = {"fisher": [], "domain": []}
         hits = {"fisher": 0, "domain": 0}
         for r, i in enumerate(idx):
-            for k, key in (("fisher", "fisher"), ("domain", "domain")):
-                to_all = np.array([d_sym(rep[key][r], emb[key][j], zeros="drop") for j in range(len(tasks))])
+            for k in ("fisher", "domain"):
+                to_all = np.array([d_sym(rep[k][r], emb[k][j], zeros="drop") for j in range(len(tasks))])
                 floor[k].append(float(to_all[i]))
                 hits[k] += int(np.argmin(to_all) == i)
         out["replicates"] = dict(names=list(rep_names), noise_floor=floor, retrieved=hits,
