@@ -105,7 +105,7 @@ def fit(model: nn.Module, train: Any, cfg: Trainer | None = None, *, test: Any =
         transform: Callable[[Tensor, Tensor, int], tuple[Tensor, Tensor]] | None = None,
         callbacks: Sequence[Callable[[int, nn.Module, History], None]] = (),
         progress: bool = True, seed: int | None = 0, desc: str = "train", min_batch: int = 1,
-        **overrides: Any) -> History:
+        resume_optimizer: torch.optim.Optimizer | None = None, **overrides: Any) -> History:
     """Train ``model`` on ``train`` with minibatch SGD/Adam; return the per-epoch :class:`History`.
 
     The course's one training loop: every model (classifiers, packed Information Dropout members,
@@ -123,6 +123,9 @@ def fit(model: nn.Module, train: Any, cfg: Trainer | None = None, *, test: Any =
     ``cfg.param_groups(model)``, if set, gives the optimizer's parameter groups (e.g. a larger learning
     rate for variances, :func:`emergent.variational.param_groups`); each group's learning rate follows
     the schedule of ``cfg.lr`` scaled to its own start value.
+    ``resume_optimizer``: an optimizer over ``model``'s parameters to continue with, not a new one
+    from ``cfg``; its state (Adam's moments) carries over between calls, as in a process of many
+    short equilibrations (Chapter 7). Its groups' current learning rates are the schedule's base.
     ``transform(x, y, epoch)`` is applied to every minibatch (a deficit, an augmentation).
     Minibatches smaller than ``min_batch`` are skipped (BatchNorm needs 2 examples).
     ``callbacks`` are called as ``cb(epoch, model, history)`` after each epoch's metrics are logged.
@@ -140,8 +143,14 @@ def fit(model: nn.Module, train: Any, cfg: Trainer | None = None, *, test: Any =
     x, y = as_tensors(train)
     dev = x.device
     model.to(dev)
-    params = model.parameters() if cfg.param_groups is None else cfg.param_groups(model)
-    opt = make_optimizer(params, cfg)
+    if resume_optimizer is None:
+        params = model.parameters() if cfg.param_groups is None else cfg.param_groups(model)
+        opt = make_optimizer(params, cfg)
+    else:
+        owned = {id(p) for p in model.parameters()}
+        if any(id(p) not in owned for g in resume_optimizer.param_groups for p in g["params"]):
+            raise ValueError("resume_optimizer holds parameters that are not the model's")
+        opt = resume_optimizer
     base_lrs = [group["lr"] for group in opt.param_groups]
     gen = torch.Generator(device=dev)
     gen.manual_seed(0 if seed is None else seed)
