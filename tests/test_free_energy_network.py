@@ -139,3 +139,15 @@ def test_lagrangian_rejects_bad_multipliers(digits):
     with pytest.raises(ValueError, match="λ > 0"):
         equilibrate(small_model(), (x, y), 0.0, 1.0, epochs=1)
     assert adam(small_model()).param_groups[0]["lr"] == 1e-3
+
+
+def test_experiment_cli_checks_the_configuration_before_training(capsys):
+    from emergent.experiments import free_energy as fx
+
+    with pytest.raises(SystemExit) as e:
+        fx.main(["iso", "--set", "bogus=1"])
+    assert e.value.code == 2 and "bogus" in capsys.readouterr().err
+    with pytest.raises(Exception, match="data.source"):
+        fx.config({"data": {"source": "cifar10"}}, "fast", "grid")
+    cfg = fx.config({"gamma0s": [8.0]}, "fast", "iso")
+    assert cfg["gamma0s"] == [8.0] and cfg["lam0"] == 0.25 and cfg["seeds"] == [0]

@@ -248,7 +248,7 @@ def run_transfer(config_: dict | None = None, scale: str | None = None, progress
     return _run("transfer", cfg, compute)
 
 
-def live_iso(epochs: int = 20, k_epochs: int = 2, relax_epochs: int = 3, steps: int = 2,
+def live_iso(epochs: int = 15, k_epochs: int = 1, relax_epochs: int = 3, steps: int = 1,
              lam0: float = 0.25, gamma0: float = 8.0, fd_repeats: int = 2, seed: int = 0,
              progress: bool = False) -> dict:
     """The live part of notebook 7.2, cached (so that the book build reuses the test run's result):
