@@ -71,7 +71,7 @@ def mnist_split(classes=range(10), n_train: int = 4000, n_val: int = 1000, seed:
 
 def c_derivatives(model: RDCVAE, opt: torch.optim.Optimizer, train, evalset: EvalSet, lam: float,
                   gamma: float, epochs: int = 6, dlam: float = 0.05, gamma_factor: float = 1.1,
-                  seed: int = 0, common_random_numbers: bool = True, target=None,
+                  seed: int = 0, common_random_numbers: bool = True,
                   t_mix: Callable[[float], tuple[Tensor, Tensor]] | None = None, t: float = 0.0,
                   dt: float = 0.1) -> dict:
     """Finite-difference ``∂C/∂λ`` and ``∂C/∂γ`` (and ``∂C/∂t`` when ``t_mix`` is given) at the
@@ -257,8 +257,8 @@ def transfer(model: RDCVAE, opt: torch.optim.Optimizer, source, target, val_sour
         equilibrate(m, nxt, lam, gamma, relax_epochs, opt=o, seed=s + 1)
         methods["iso"] = (m, o)
         if baselines:
-            equilibrate(*methods["fixed"][:1], nxt, lam0, gamma0, per_step, opt=methods["fixed"][1],
-                        seed=s + 2)
+            m_fixed, o_fixed = methods["fixed"]
+            equilibrate(m_fixed, nxt, lam0, gamma0, per_step, opt=o_fixed, seed=s + 2)
             for name in ("finetune", "scratch"):
                 equilibrate(methods[name][0], target, lam0, gamma0, per_step, opt=methods[name][1],
                             seed=s + 3)
